@@ -1,0 +1,91 @@
+// Package config reads Rewind's settings from the environment. Every problem names the variable, so
+// a bad deploy fails at init with a message that says what to fix.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// Names of the environment variables Rewind reads (the AWS SDK reads its own: AWS_REGION,
+// credentials, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_API_GATEWAY, ...).
+const (
+	EnvTargets         = "TARGETS"
+	EnvDryRun          = "DRY_RUN"
+	EnvAlarmTargets    = "ALARM_TARGETS"
+	EnvAllowedAccounts = "ALLOWED_ACCOUNTS"
+	EnvLogLevel        = "LOG_LEVEL"
+	EnvNotifyTopicARN  = "NOTIFY_TOPIC_ARN"
+)
+
+// Env lists every variable above, for documentation checks.
+var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN}
+
+// Config is Rewind's configuration.
+type Config struct {
+	Targets         []target.Target  // the allow-list: nothing else is ever touched
+	DryRun          bool             // decide and report, write nothing
+	AlarmTargets    []target.Mapping // alarm name globs to targets, for alarms without ApiName
+	AllowedAccounts []string         // accounts whose alarms count, besides the function's own
+	LogLevel        slog.Level
+	NotifyTopicARN  string // where each decision is published; empty: nowhere
+}
+
+var (
+	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
+	topicARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
+)
+
+// FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests).
+func FromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	raw := strings.TrimSpace(getenv(EnvTargets))
+	if raw == "" {
+		return c, fmt.Errorf("%s is required: comma-separated restApiId/stage pairs Rewind may act on", EnvTargets)
+	}
+	targets, err := target.ParseList(raw)
+	if err != nil {
+		return c, fmt.Errorf("%s: %w", EnvTargets, err)
+	}
+	c.Targets = targets
+
+	if v := strings.TrimSpace(getenv(EnvDryRun)); v != "" {
+		switch strings.ToLower(v) {
+		case "true":
+			c.DryRun = true
+		case "false":
+		default:
+			return c, fmt.Errorf("%s: %q is not true or false", EnvDryRun, v)
+		}
+	}
+	if c.AlarmTargets, err = target.ParseMappings(getenv(EnvAlarmTargets), c.Targets); err != nil {
+		return c, fmt.Errorf("%s: %w", EnvAlarmTargets, err)
+	}
+	for _, a := range strings.Split(getenv(EnvAllowedAccounts), ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if !accountPattern.MatchString(a) {
+			return c, fmt.Errorf("%s: %q is not a 12-digit AWS account id", EnvAllowedAccounts, a)
+		}
+		c.AllowedAccounts = append(c.AllowedAccounts, a)
+	}
+	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvNotifyTopicARN)); v != "" {
+		if !topicARNPattern.MatchString(v) {
+			return c, fmt.Errorf("%s: %q is not an SNS topic ARN", EnvNotifyTopicARN, v)
+		}
+		c.NotifyTopicARN = v
+	}
+	return c, nil
+}
+

@@ -1,0 +1,196 @@
+package rollback
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// Trigger is why a decision is being made.
+type Trigger struct {
+	By        string    // "alarm" or "manual"
+	Alarm     string    // alarm name, for alarms
+	Incident  string    // the alarm state change's key, for alarms
+	AlarmTime time.Time // when the alarm changed state, for alarms
+	Force     bool      // manual only: override "already rolled back" and staleness, never the allow-list
+	Now       time.Time
+}
+
+// Verdict says whether to act.
+type Verdict int
+
+const (
+	Act  Verdict = iota // carry out the plan
+	Skip                // nothing to change; not an error
+	Fail                // cannot decide safely; an error for the caller
+)
+
+// Decision is the outcome of Decide*: a verdict, a reason a person can act on, and the plan.
+type Decision struct {
+	Verdict Verdict
+	Reason  string
+	Plan    Plan
+}
+
+func skip(format string, a ...any) Decision {
+	return Decision{Verdict: Skip, Reason: fmt.Sprintf(format, a...)}
+}
+
+func fail(format string, a ...any) Decision {
+	return Decision{Verdict: Fail, Reason: fmt.Sprintf(format, a...)}
+}
+
+// DecideRollback applies the rules for an alarm or a manual "rollback":
+//  1. an incident already handled is not handled again (SNS and Lambda deliver at least once);
+//  2. while the stage still serves what a Rewind rollback put there, nothing moves it further back
+//     (a second alarm of the same incident; a concurrent instance that read after the first wrote);
+//  3. an alarm whose state change is older than the live deployment is stale;
+//  4. an active canary is removed rather than the stage moved;
+//  5. otherwise the stage goes to the pinned fallback, or to the newest deployment created before the
+//     live one that Rewind has not rolled back from, over the complete history.
+//
+// A manual Force overrides 2 and 3.
+func DecideRollback(t target.Target, s State, tr Trigger) Decision {
+	if s.Memory.handled(tr.Incident) {
+		return skip("incident %s (alarm %s) was already handled on %s; this is a repeated delivery", tr.Incident, tr.Alarm, t)
+	}
+	canary := s.Canary.active(s.Live)
+	if last := s.Memory.Last; last != nil && !tr.Force && !canary && last.To == s.Live &&
+		(last.Kind == KindRollback || last.Kind == KindCanaryRollback) {
+		return skip("%s still serves %s, where Rewind's %s %s put it at %s (alarm %s); not moving further back without force",
+			t, s.Live, last.By, last.Kind, last.At.UTC().Format(time.RFC3339), orNone(last.Alarm))
+	}
+	if tr.By == "alarm" && !tr.Force && !tr.AlarmTime.IsZero() {
+		if wentLive := liveSince(s); tr.AlarmTime.Before(wentLive) {
+			return skip("alarm %s changed state at %s, before %s changed at %s (live deployment %s): stale notification",
+				tr.Alarm, tr.AlarmTime.UTC().Format(time.RFC3339Nano), t, wentLive.UTC().Format(time.RFC3339Nano), s.Live)
+		}
+	}
+	change := Change{By: tr.By, At: tr.Now.UTC(), Incident: tr.Incident, Alarm: tr.Alarm}
+	if canary {
+		change.Kind, change.From, change.To = KindCanaryRollback, s.Canary.DeploymentID, s.Live
+		return Decision{Verdict: Act, Reason: fmt.Sprintf("remove the canary on %s (deployment %s, %g%% of traffic); all traffic back on %s",
+			t, s.Canary.DeploymentID, s.Canary.PercentTraffic, s.Live),
+			Plan: Plan{Kind: KindCanaryRollback, From: change.From, To: change.To, Rule: RuleCanary, RemoveCanary: true,
+				Memory: s.Memory.with(change, s.Canary.DeploymentID), Prior: s.Memory}}
+	}
+	to, rule, d := chooseEarlier(t, s)
+	if d.Verdict != Act {
+		return d
+	}
+	change.Kind, change.From, change.To = KindRollback, s.Live, to.ID
+	return Decision{Verdict: Act,
+		Reason: fmt.Sprintf("roll %s back from %s to %s (%s, created %s)", t, s.Live, to.ID, rule, to.CreatedDate.UTC().Format(time.RFC3339)),
+		Plan: Plan{Kind: KindRollback, From: s.Live, To: to.ID, Rule: rule, RemoveCanary: s.Canary != nil,
+			Memory: s.Memory.with(change, s.Live), Prior: s.Memory}}
+}
+
+// DecideDeploy applies the rules for a manual "deploy" (the console's "Change Deployment").
+func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
+	dep, ok := find(s.History, id)
+	if !ok {
+		return fail("deployment %s does not exist in API %s (%d deployments in its history)", id, t.APIID, len(s.History))
+	}
+	if id == s.Live && s.Canary == nil {
+		return skip("%s already serves %s", t, id)
+	}
+	mem := s.Memory
+	if mem.IsBad(id) {
+		if !tr.Force {
+			return fail("deployment %s on %s is known bad (Rewind rolled back from it); deploy it with force to override", id, t)
+		}
+		mem = mem.without(id)
+	}
+	change := Change{Kind: KindDeploy, From: s.Live, To: id, By: tr.By, At: tr.Now.UTC()}
+	return Decision{Verdict: Act,
+		Reason: fmt.Sprintf("switch %s from %s to %s (created %s)", t, s.Live, id, dep.CreatedDate.UTC().Format(time.RFC3339)),
+		Plan:   Plan{Kind: KindDeploy, From: s.Live, To: id, Rule: RuleNamed, RemoveCanary: s.Canary != nil, Memory: mem.with(change, ""), Prior: s.Memory}}
+}
+
+// chooseEarlier picks where a rollback goes: the pinned fallback, or the newest deployment created
+// before the live one that is not known bad. The listing order of the history means nothing.
+func chooseEarlier(t target.Target, s State) (Deployment, string, Decision) {
+	if t.Fallback != "" {
+		fb, ok := find(s.History, t.Fallback)
+		switch {
+		case !ok:
+			return fb, "", fail("pinned fallback deployment %s of %s does not exist in API %s", t.Fallback, t, t.APIID)
+		case t.Fallback == s.Live:
+			return fb, "", skip("%s already serves its pinned fallback %s", t, s.Live)
+		case s.Memory.IsBad(t.Fallback):
+			return fb, "", fail("pinned fallback deployment %s of %s is known bad (Rewind rolled back from it)", t.Fallback, t)
+		}
+		return fb, RuleFallback, Decision{Verdict: Act}
+	}
+	live, ok := find(s.History, s.Live)
+	if !ok {
+		return Deployment{}, "", fail("live deployment %s of %s is not in the API's deployment history (%d deployments)", s.Live, t, len(s.History))
+	}
+	var best *Deployment
+	for i := range s.History {
+		d := &s.History[i]
+		if d.ID == s.Live || !before(*d, live) || s.Memory.IsBad(d.ID) {
+			continue
+		}
+		if best == nil || before(*best, *d) {
+			best = d
+		}
+	}
+	if best == nil {
+		return Deployment{}, "", fail("nothing to roll %s back to: no deployment created before %s (%s) that is not known bad (history: %d; known bad: %s)",
+			t, s.Live, live.CreatedDate.UTC().Format(time.RFC3339), len(s.History), orNone(strings.Join(s.Memory.Bad, ", ")))
+	}
+	return *best, RulePrevious, Decision{Verdict: Act}
+}
+
+// before orders deployments by creation time, ties broken by id, so the order is total and stable.
+func before(a, b Deployment) bool {
+	if c := a.CreatedDate.Compare(b.CreatedDate); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
+}
+
+// SortNewestFirst orders a history for display.
+func SortNewestFirst(h []Deployment) {
+	slices.SortFunc(h, func(a, b Deployment) int {
+		if c := b.CreatedDate.Compare(a.CreatedDate); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+}
+
+// liveSince is the earliest moment the live deployment can have gone live: not before it was created,
+// and not before the stage last changed (a human's "Change Deployment" to an old deployment shows
+// only there). An alarm older than that judged something else.
+func liveSince(s State) time.Time {
+	t := time.Time{}
+	if d, ok := find(s.History, s.Live); ok {
+		t = d.CreatedDate
+	}
+	if s.LastUpdated.After(t) {
+		t = s.LastUpdated
+	}
+	return t
+}
+
+func find(h []Deployment, id string) (Deployment, bool) {
+	for _, d := range h {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return Deployment{}, false
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

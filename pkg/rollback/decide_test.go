@@ -1,0 +1,191 @@
+package rollback
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+var (
+	t0   = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	prod = target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}
+)
+
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+
+// history is listed deliberately out of creation order: the listing order must mean nothing.
+func history() []Deployment {
+	return []Deployment{
+		{ID: "dep3", CreatedDate: at(30), Description: "lambda v2"},
+		{ID: "dep1", CreatedDate: at(10), Description: "http proxy to EC2"},
+		{ID: "dep4", CreatedDate: at(40), Description: "lambda v3"},
+		{ID: "dep2", CreatedDate: at(20), Description: "lambda v1"},
+	}
+}
+
+func alarmAt(min int, incident string) Trigger {
+	return Trigger{By: "alarm", Alarm: "api-5xx", Incident: incident, AlarmTime: at(min), Now: at(min + 1)}
+}
+
+func TestDecideRollback(t *testing.T) {
+	rewindPut := func(to string, kind string) Memory {
+		return Memory{Bad: []string{"dep4"}, Incidents: []string{"inc-old"}, Last: &Change{Kind: kind, From: "dep4", To: to, At: at(45), By: "alarm", Alarm: "api-5xx"}}
+	}
+	tests := []struct {
+		name       string
+		target     target.Target
+		state      State
+		trigger    Trigger
+		verdict    Verdict
+		to         string
+		rule       string
+		canaryDrop bool
+		reasonHas  []string
+	}{
+		{name: "previous by createdDate, not by listing order", state: State{Live: "dep4", History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RulePrevious},
+		{name: "known bad deployments are passed over", state: State{Live: "dep4", History: history(), Memory: Memory{Bad: []string{"dep3"}}},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep2", rule: RulePrevious},
+		{name: "ties in createdDate are broken by id", state: State{Live: "dep9", History: []Deployment{
+			{ID: "depB", CreatedDate: at(10)}, {ID: "dep9", CreatedDate: at(20)}, {ID: "depA", CreatedDate: at(10)}}},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "depB"},
+		{name: "same incident delivered again", state: State{Live: "dep3", History: history(), Memory: Memory{Incidents: []string{"inc1"}}},
+			trigger: alarmAt(50, "inc1"), verdict: Skip, reasonHas: []string{"inc1", "repeated delivery"}},
+		{name: "second alarm while the stage serves what Rewind put there", state: State{Live: "dep3", History: history(), Memory: rewindPut("dep3", KindRollback)},
+			trigger: alarmAt(50, "inc2"), verdict: Skip, reasonHas: []string{"still serves dep3", "force"}},
+		{name: "force overrides still-serving", state: State{Live: "dep3", History: history(), Memory: rewindPut("dep3", KindRollback)},
+			trigger: Trigger{By: "manual", Force: true, Now: at(50)}, verdict: Act, to: "dep2"},
+		{name: "a human deployed since Rewind's rollback: act again", state: State{Live: "dep4", History: history(), Memory: rewindPut("dep3", KindRollback)},
+			trigger: alarmAt(50, "inc2"), verdict: Act, to: "dep3"},
+		{name: "stale: alarm older than the live deployment", state: State{Live: "dep4", History: history()},
+			trigger: alarmAt(35, "inc1"), verdict: Skip, reasonHas: []string{"stale"}},
+		{name: "stale: alarm older than the stage's last change (switch to an old deployment)", state: State{Live: "dep2", LastUpdated: at(48), History: history()},
+			trigger: alarmAt(47, "inc1"), verdict: Skip, reasonHas: []string{"stale"}},
+		{name: "force overrides staleness", state: State{Live: "dep4", History: history()},
+			trigger: Trigger{By: "alarm", Force: true, Alarm: "x", Incident: "i", AlarmTime: at(35), Now: at(50)}, verdict: Act, to: "dep3"},
+		{name: "active canary is removed, deploymentId kept", state: State{Live: "dep3", Canary: &Canary{DeploymentID: "dep4", PercentTraffic: 10.5}, History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RuleCanary, canaryDrop: true, reasonHas: []string{"dep4", "10.5%"}},
+		{name: "canary at 0% is not the suspect: roll back and drop it", state: State{Live: "dep4", Canary: &Canary{DeploymentID: "dep3", PercentTraffic: 0}, History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RulePrevious, canaryDrop: true},
+		{name: "nothing earlier: fail naming the ids", state: State{Live: "dep1", History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"nothing to roll", "dep1"}},
+		{name: "everything earlier is bad: fail naming them", state: State{Live: "dep3", History: history(), Memory: Memory{Bad: []string{"dep2", "dep1"}}},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"dep2, dep1"}},
+		{name: "live deployment missing from history", state: State{Live: "gone", History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"gone", "not in"}},
+		{name: "pinned fallback wins over previous", target: withFallback("dep1"), state: State{Live: "dep4", History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep1", rule: RuleFallback},
+		{name: "already on the pinned fallback", target: withFallback("dep1"), state: State{Live: "dep1", History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Skip},
+		{name: "pinned fallback that does not exist", target: withFallback("nope"), state: State{Live: "dep4", History: history()},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"nope"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := tc.target
+			if tg.APIID == "" {
+				tg = prod
+			}
+			d := DecideRollback(tg, tc.state, tc.trigger)
+			if d.Verdict != tc.verdict {
+				t.Fatalf("verdict = %v (%s), want %v", d.Verdict, d.Reason, tc.verdict)
+			}
+			for _, s := range tc.reasonHas {
+				if !strings.Contains(d.Reason, s) {
+					t.Errorf("reason %q lacks %q", d.Reason, s)
+				}
+			}
+			if tc.verdict != Act {
+				return
+			}
+			if d.Plan.To != tc.to {
+				t.Errorf("to = %s, want %s", d.Plan.To, tc.to)
+			}
+			if tc.rule != "" && d.Plan.Rule != tc.rule {
+				t.Errorf("rule = %s, want %s", d.Plan.Rule, tc.rule)
+			}
+			if d.Plan.RemoveCanary != tc.canaryDrop {
+				t.Errorf("RemoveCanary = %v, want %v", d.Plan.RemoveCanary, tc.canaryDrop)
+			}
+			// What Rewind rolled back from is known bad afterwards, and the incident is remembered.
+			if !d.Plan.Memory.IsBad(d.Plan.From) {
+				t.Errorf("memory does not mark %s bad: %+v", d.Plan.From, d.Plan.Memory)
+			}
+			if tc.trigger.Incident != "" && !d.Plan.Memory.handled(tc.trigger.Incident) {
+				t.Errorf("memory does not record incident %s", tc.trigger.Incident)
+			}
+			if d.Plan.Memory.Last == nil || d.Plan.Memory.Last.To != tc.to {
+				t.Errorf("memory's last change = %+v, want to=%s", d.Plan.Memory.Last, tc.to)
+			}
+		})
+	}
+}
+
+func withFallback(id string) target.Target { f := prod; f.Fallback = id; return f }
+
+func TestDecideDeploy(t *testing.T) {
+	st := State{Live: "dep3", History: history(), Memory: Memory{Bad: []string{"dep4"}}}
+	man := Trigger{By: "manual", Now: at(60)}
+	if d := DecideDeploy(prod, st, "dep1", man); d.Verdict != Act || d.Plan.To != "dep1" || d.Plan.Kind != KindDeploy {
+		t.Errorf("deploy dep1: %+v", d)
+	}
+	if d := DecideDeploy(prod, st, "zzz", man); d.Verdict != Fail || !strings.Contains(d.Reason, "zzz") {
+		t.Errorf("deploy unknown: %+v", d)
+	}
+	if d := DecideDeploy(prod, st, "dep3", man); d.Verdict != Skip {
+		t.Errorf("deploy live: %+v", d)
+	}
+	if d := DecideDeploy(prod, st, "dep4", man); d.Verdict != Fail || !strings.Contains(d.Reason, "known bad") {
+		t.Errorf("deploy bad without force: %+v", d)
+	}
+	forced := man
+	forced.Force = true
+	d := DecideDeploy(prod, st, "dep4", forced)
+	if d.Verdict != Act || d.Plan.Memory.IsBad("dep4") {
+		t.Errorf("deploy bad with force should act and clear the mark: %+v", d)
+	}
+	withCanary := st
+	withCanary.Canary = &Canary{DeploymentID: "dep4", PercentTraffic: 5}
+	if d := DecideDeploy(prod, withCanary, "dep3", man); d.Verdict != Act || !d.Plan.RemoveCanary {
+		t.Errorf("deploy onto a canary stage must drop the canary: %+v", d)
+	}
+}
+
+var stageVarValue = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#&=,]{0,512}$`)
+var tagValue = regexp.MustCompile(`^[A-Za-z0-9 _.:/=+\-@]{0,256}$`)
+
+func TestMemoryRoundTripAndCharset(t *testing.T) {
+	m := Memory{}
+	for i := range 40 { // more than the bounds, to see them hold
+		m = m.with(Change{Kind: KindRollback, From: "d" + string(rune('a'+i%26)) + "x", To: "dep1", At: at(i), By: "alarm",
+			Incident: strings.Repeat("f", 15) + string(rune('a'+i%26)), Alarm: "API 5XX / prod, \"ümlaut\" & more"}, "bad"+string(rune('a'+i%26)))
+	}
+	if len(m.Bad) != MaxBad || len(m.Incidents) != MaxIncidents {
+		t.Fatalf("bounds not kept: %d bad, %d incidents", len(m.Bad), len(m.Incidents))
+	}
+	enc := m.Encode()
+	for k, v := range enc {
+		if !stageVarValue.MatchString(v) {
+			t.Errorf("%s=%q is not a valid stage variable value", k, v)
+		}
+		if len(v) > 256 || !tagValue.MatchString(v) {
+			t.Errorf("%s=%q is not a valid tag value", k, v)
+		}
+	}
+	got, err := DecodeMemory(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.Bad, ",") != strings.Join(m.Bad, ",") || strings.Join(got.Incidents, ",") != strings.Join(m.Incidents, ",") {
+		t.Errorf("round trip lost lists: %+v vs %+v", got, m)
+	}
+	if got.Last.To != "dep1" || got.Last.At != m.Last.At.Truncate(time.Second) || got.Last.Alarm != SafeName(m.Last.Alarm) {
+		t.Errorf("round trip lost last change: %+v vs %+v", got.Last, m.Last)
+	}
+	if _, err := DecodeMemory(map[string]string{VarLast: "garbage"}); err == nil {
+		t.Error("a damaged memory must be an error, not forgotten")
+	}
+}

@@ -1,0 +1,171 @@
+package rollback
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// Outcome is what happened, in every answer, log line and notification.
+type Outcome string
+
+const (
+	OutcomeRolledBack Outcome = "rolled-back"
+	OutcomeDeployed   Outcome = "deployed"
+	OutcomePlanned    Outcome = "planned" // dry run: the plan, nothing written
+	OutcomeSkipped    Outcome = "skipped" // nothing to change
+	OutcomeIgnored    Outcome = "ignored" // not for Rewind, or not for an allowed target
+	OutcomeFailed     Outcome = "failed"  // could not decide or write; the invocation fails
+	OutcomeOK         Outcome = "ok"      // status answered
+)
+
+// Result is the one shape of an answer: what the manual command returns, what is logged and notified.
+type Result struct {
+	Action     string  `json:"action"`
+	Target     string  `json:"target"`
+	Outcome    Outcome `json:"outcome"`
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Reason     string  `json:"reason"`
+	Rule       string  `json:"rule,omitempty"`
+	DryRun     bool    `json:"dryRun"`
+	Source     string  `json:"source,omitempty"`
+	Alarm      string  `json:"alarm,omitempty"`
+	AlarmState string  `json:"alarmState,omitempty"`
+	Incident   string  `json:"incident,omitempty"`
+	Strategy   string  `json:"strategy,omitempty"`
+	DurationMS float64 `json:"durationMs"`
+	// Status is set for "status" answers only.
+	Status *Status `json:"-"`
+}
+
+// Status is the answer to "status": what is live and what history and memory say.
+type Status struct {
+	Current      string           `json:"current"`
+	Canary       *Canary          `json:"canary"`
+	Deployments  []DeploymentView `json:"deployments"`
+	LastRollback *Change          `json:"lastRollback"`
+	KnownBad     []string         `json:"knownBad"`
+}
+
+// DeploymentView is one history entry in a status answer, newest first.
+type DeploymentView struct {
+	Deployment
+	Live bool `json:"live"`
+	Bad  bool `json:"bad"`
+}
+
+// MarshalJSON flattens Status into the answer so "status" reads as one object.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	if r.Status == nil {
+		return json.Marshal(plain(r))
+	}
+	return json.Marshal(struct {
+		plain
+		*Status
+	}{plain(r), r.Status})
+}
+
+// Failed reports whether the result must fail the invocation (so Lambda retries and then keeps the
+// event in the on-failure destination).
+func (r Result) Failed() bool { return r.Outcome == OutcomeFailed }
+
+// Engine runs decisions against one strategy.
+type Engine struct {
+	strategy Strategy
+	dryRun   bool
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewEngine builds an Engine. dryRun makes every change a plan; now may be nil (time.Now).
+func NewEngine(s Strategy, dryRun bool, log *slog.Logger, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{strategy: s, dryRun: dryRun, log: log, now: now}
+}
+
+// Request is one rollback or deploy to consider.
+type Request struct {
+	Action       string // "rollback" or "deploy"
+	DeploymentID string // deploy only
+	Trigger      Trigger
+	DryRun       bool // in addition to the engine's own dry run
+}
+
+// Do observes the target, decides and, unless dry, applies.
+func (e *Engine) Do(ctx context.Context, t target.Target, req Request) Result {
+	start := e.now()
+	res := Result{Action: req.Action, Target: t.String(), DryRun: e.dryRun || req.DryRun, Strategy: e.strategy.Name(),
+		Alarm: req.Trigger.Alarm, Incident: req.Trigger.Incident}
+	defer func() { res.DurationMS = float64(e.now().Sub(start).Microseconds()) / 1000 }()
+
+	state, err := e.strategy.Observe(ctx, t)
+	if err != nil {
+		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("read %s: %v", t, err)
+		return res
+	}
+	res.From = state.Live
+	req.Trigger.Now = e.now()
+	var d Decision
+	switch req.Action {
+	case "deploy":
+		d = DecideDeploy(t, state, req.DeploymentID, req.Trigger)
+	default:
+		d = DecideRollback(t, state, req.Trigger)
+	}
+	res.Reason, res.Rule = d.Reason, d.Plan.Rule
+	switch d.Verdict {
+	case Skip:
+		res.Outcome, res.To = OutcomeSkipped, state.Live
+		return res
+	case Fail:
+		res.Outcome = OutcomeFailed
+		return res
+	}
+	res.From, res.To = d.Plan.From, d.Plan.To
+	if res.DryRun {
+		res.Outcome, res.Reason = OutcomePlanned, "dry run: would "+d.Reason
+		return res
+	}
+	if err := e.strategy.Apply(ctx, t, d.Plan); err != nil {
+		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("%s: %v", d.Reason, err)
+		return res
+	}
+	res.Outcome = OutcomeRolledBack
+	if d.Plan.Kind == KindDeploy {
+		res.Outcome = OutcomeDeployed
+	}
+	return res
+}
+
+// Status answers what the target serves, its history newest first and Rewind's memory.
+func (e *Engine) Status(ctx context.Context, t target.Target) Result {
+	res := Result{Action: "status", Target: t.String(), DryRun: e.dryRun, Strategy: e.strategy.Name()}
+	state, err := e.strategy.Observe(ctx, t)
+	if err != nil {
+		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("read %s: %v", t, err)
+		return res
+	}
+	history := append([]Deployment(nil), state.History...)
+	SortNewestFirst(history)
+	views := make([]DeploymentView, len(history))
+	for i, d := range history {
+		views[i] = DeploymentView{Deployment: d, Live: d.ID == state.Live, Bad: state.Memory.IsBad(d.ID)}
+	}
+	res.Outcome, res.From, res.To = OutcomeOK, state.Live, state.Live
+	res.Reason = fmt.Sprintf("%s serves %s; %d deployments in history", t, state.Live, len(history))
+	res.Status = &Status{Current: state.Live, Canary: state.Canary, Deployments: views,
+		LastRollback: state.Memory.Last, KnownBad: append([]string{}, state.Memory.Bad...)}
+	return res
+}
+
+// IsNotFound reports whether err says a target or deployment does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,78 @@
+// Package rollback decides what to do with a stage when an alarm fires or a human asks, and carries it
+// out through a Strategy. The decision (Decide*) is a pure function of the trigger and the observed
+// state; the Strategy only reads and writes, so the rules are testable without any AWS wire.
+package rollback
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// Strategy reads and writes one kind of target (REST stage, HTTP API stage, ...).
+type Strategy interface {
+	// Name is the strategy's name in logs and answers.
+	Name() string
+	// Observe reads what is live and the complete deployment history, with Rewind's memory.
+	Observe(ctx context.Context, t target.Target) (State, error)
+	// Apply carries out a plan in one atomic write where the API allows it: the switch and the
+	// memory that records it land together or not at all.
+	Apply(ctx context.Context, t target.Target, p Plan) error
+}
+
+// ErrNotFound marks a target or deployment that does not exist (wrapped by strategies).
+var ErrNotFound = errors.New("not found")
+
+// Deployment is one entry of a target's deployment history.
+type Deployment struct {
+	ID          string    `json:"id"`
+	CreatedDate time.Time `json:"createdDate"`
+	Description string    `json:"description"`
+}
+
+// Canary is a stage's canary: a share of traffic served by another deployment.
+type Canary struct {
+	DeploymentID   string  `json:"deploymentId"`
+	PercentTraffic float64 `json:"percentTraffic"`
+}
+
+// State is what a Strategy observed.
+type State struct {
+	Live        string       // deployment the stage serves
+	Canary      *Canary      // nil when the stage has none
+	LastUpdated time.Time    // when the stage last changed; zero when the API does not say
+	History     []Deployment // complete, in no particular order
+	Memory      Memory       // what Rewind recorded on the target
+}
+
+// active reports whether the canary really sends traffic to another deployment.
+func (c *Canary) active(live string) bool {
+	return c != nil && c.DeploymentID != "" && c.DeploymentID != live && c.PercentTraffic > 0
+}
+
+// Kinds of change Rewind makes.
+const (
+	KindRollback       = "rollback"        // stage moved back to an earlier deployment
+	KindCanaryRollback = "canary-rollback" // canary removed, all traffic back on the stage's deployment
+	KindDeploy         = "deploy"          // stage moved to a deployment a human named
+)
+
+// Rules that can choose where a rollback goes.
+const (
+	RuleCanary   = "canary"           // the canary was removed
+	RuleFallback = "pinned-fallback"  // the target's pinned fallback deployment
+	RulePrevious = "previous-created" // newest deployment created before the live one, not known bad
+	RuleNamed    = "named"            // deploy: the deployment the command named
+)
+
+// Plan is one decided change.
+type Plan struct {
+	Kind         string
+	From, To     string
+	Rule         string
+	RemoveCanary bool   // the write must drop canarySettings (AWS refuses deploymentId changes otherwise)
+	Memory       Memory // the memory to record with the switch
+	Prior        Memory // the memory as observed, so a strategy can tell what to clear
+}

@@ -1,0 +1,203 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+)
+
+// Mapping sends alarms whose name matches Pattern (a path.Match glob) to Target. It serves alarms
+// that carry no ApiName dimension: Lambda Errors, composite alarms, custom metrics.
+type Mapping struct {
+	Pattern string
+	Target  Target
+}
+
+// ParseMappings reads ALARM_TARGETS: comma-separated "alarmNameGlob=restApiId/stage" pairs. The glob
+// is everything before the last "=", so alarm names may contain "=". Each target must be allowed.
+func ParseMappings(s string, allowed []Target) ([]Mapping, error) {
+	var out []Mapping
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		i := strings.LastIndex(item, "=")
+		if i <= 0 {
+			return nil, fmt.Errorf("mapping %s: %w (want alarmNameGlob=restApiId/stage)", quote(item), ErrMalformed)
+		}
+		pattern, ts := item[:i], item[i+1:]
+		if _, err := path.Match(pattern, ""); err != nil {
+			return nil, fmt.Errorf("mapping %s: glob %s: %w", quote(item), quote(pattern), err)
+		}
+		t, err := Parse(ts)
+		if err != nil {
+			return nil, fmt.Errorf("mapping %s: %w", quote(item), err)
+		}
+		allowedT, ok := Find(allowed, t.String())
+		if !ok {
+			return nil, fmt.Errorf("mapping %s: target %s is not in TARGETS", quote(item), t)
+		}
+		out = append(out, Mapping{Pattern: pattern, Target: allowedT})
+	}
+	return out, nil
+}
+
+// ParseList reads TARGETS: comma-separated targets, at least one, no duplicates.
+func ParseList(s string) ([]Target, error) {
+	var out []Target
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		t, err := Parse(item)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := Find(out, t.String()); dup {
+			return nil, fmt.Errorf("target %s is listed twice", t)
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no targets (want restApiId/stage[,restApiId/stage...])")
+	}
+	return out, nil
+}
+
+// Find returns the allowed target whose "restApiId/stage" is s.
+func Find(list []Target, s string) (Target, bool) {
+	for _, t := range list {
+		if t.String() == s {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// Dimensions is what the resolver needs of an alarm: its metric dimensions by name.
+type Dimensions interface {
+	Dimension(name string) (string, bool)
+}
+
+// Resolver decides which allowed target an alarm concerns.
+type Resolver struct {
+	targets  []Target
+	mappings []Mapping
+	names    *NameCache
+}
+
+// NewResolver builds a Resolver. names may be nil when no alarm will carry ApiName.
+func NewResolver(targets []Target, mappings []Mapping, names *NameCache) *Resolver {
+	return &Resolver{targets: targets, mappings: mappings, names: names}
+}
+
+// Resolve returns the target an alarm concerns. ok=false with a reason means the alarm is not for an
+// allowed target (ignore it); err means the question could not be answered (fail, so it is retried).
+func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimensions) (t Target, ok bool, reason string, err error) {
+	if apiName, has := dims.Dimension("ApiName"); has {
+		return r.byAPIName(ctx, apiName, dims)
+	}
+	for _, m := range r.mappings {
+		if match, _ := path.Match(m.Pattern, alarmName); match {
+			return m.Target, true, "", nil
+		}
+	}
+	if len(r.targets) == 1 {
+		return r.targets[0], true, "", nil
+	}
+	return Target{}, false, fmt.Sprintf("alarm %s has no ApiName dimension and matches no ALARM_TARGETS mapping (%d targets configured)",
+		quote(alarmName), len(r.targets)), nil
+}
+
+func (r *Resolver) byAPIName(ctx context.Context, apiName string, dims Dimensions) (Target, bool, string, error) {
+	if r.names == nil {
+		return Target{}, false, "", fmt.Errorf("API name %s: no API Gateway client to resolve it", quote(apiName))
+	}
+	ids, err := r.names.IDs(ctx, apiName)
+	if err != nil {
+		return Target{}, false, "", fmt.Errorf("API name %s: resolve to id: %w", quote(apiName), err)
+	}
+	switch len(ids) {
+	case 0:
+		return Target{}, false, fmt.Sprintf("no REST API is named %s in this account and region", quote(apiName)), nil
+	case 1:
+	default:
+		return Target{}, false, "", fmt.Errorf("API name %s is ambiguous: REST APIs %s share it", quote(apiName), strings.Join(ids, ", "))
+	}
+	stage, hasStage := dims.Dimension("Stage")
+	var matches []Target
+	for _, t := range r.targets {
+		if t.APIID == ids[0] && (!hasStage || t.Stage == stage) {
+			matches = append(matches, t)
+		}
+	}
+	switch {
+	case len(matches) == 1:
+		return matches[0], true, "", nil
+	case len(matches) > 1:
+		return Target{}, false, fmt.Sprintf("alarm on API %s (%s) names no Stage and several stages of it are targets", quote(apiName), ids[0]), nil
+	case hasStage:
+		return Target{}, false, fmt.Sprintf("%s/%s (API %s) is not in TARGETS", ids[0], quote(stage), quote(apiName)), nil
+	default:
+		return Target{}, false, fmt.Sprintf("API %s (%s) has no stage in TARGETS", quote(apiName), ids[0]), nil
+	}
+}
+
+// NameCache resolves REST API names to ids with GetRestApis (all pages) and remembers the answer for
+// a while, so a warm instance spends no round trip on it. Names are not unique in API Gateway; every
+// id sharing the name is kept so ambiguity is seen, never hidden.
+type NameCache struct {
+	api apigateway.GetRestApisAPIClient
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	fetched time.Time
+	byName  map[string][]string
+}
+
+var _ apigateway.GetRestApisAPIClient = (*apigateway.Client)(nil)
+
+// NewNameCache caches for ttl; now may be nil (time.Now).
+func NewNameCache(api apigateway.GetRestApisAPIClient, ttl time.Duration, now func() time.Time) *NameCache {
+	if now == nil {
+		now = time.Now
+	}
+	return &NameCache{api: api, ttl: ttl, now: now}
+}
+
+// IDs returns the ids of every REST API named name, sorted. A name missing from a fresh-enough
+// listing is looked up again, since it may be an API created since.
+func (c *NameCache) IDs(ctx context.Context, name string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ids, ok := c.byName[name]; ok && c.now().Sub(c.fetched) < c.ttl {
+		return ids, nil
+	}
+	byName := map[string][]string{}
+	p := apigateway.NewGetRestApisPaginator(c.api, &apigateway.GetRestApisInput{Limit: aws.Int32(500)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, api := range page.Items {
+			n := aws.ToString(api.Name)
+			byName[n] = append(byName[n], aws.ToString(api.Id))
+		}
+	}
+	for _, ids := range byName {
+		slices.Sort(ids)
+	}
+	c.byName, c.fetched = byName, c.now()
+	return byName[name], nil
+}
