@@ -88,4 +88,3 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
-
