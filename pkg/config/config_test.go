@@ -1,0 +1,58 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestFromEnv(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		EnvTargets:         " a1b2c3d4e5/prod , zz99/dev@legacy1",
+		EnvDryRun:          "TRUE",
+		EnvAlarmTargets:    "lambda-*-errors=a1b2c3d4e5/prod,latency=zz99/dev",
+		EnvAllowedAccounts: "111122223333",
+		EnvLogLevel:        "debug",
+		EnvNotifyTopicARN:  "arn:aws:sns:ap-northeast-1:111122223333:rewind-notify",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Targets) != 2 || c.Targets[1].Fallback != "legacy1" || !c.DryRun || c.LogLevel != slog.LevelDebug ||
+		len(c.AlarmTargets) != 2 || c.AlarmTargets[1].Target.Fallback != "legacy1" || c.AllowedAccounts[0] != "111122223333" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestFromEnvErrorsNameTheVariable(t *testing.T) {
+	ok := "a1b2c3d4e5/prod"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"missing targets", map[string]string{}, "TARGETS is required"},
+		{"blank targets", map[string]string{EnvTargets: " , "}, "TARGETS"},
+		{"no stage", map[string]string{EnvTargets: "a1b2c3d4e5"}, "TARGETS"},
+		{"traversal", map[string]string{EnvTargets: "../x/prod"}, "TARGETS"},
+		{"encoded slash", map[string]string{EnvTargets: "a1%2Fb/prod"}, "TARGETS"},
+		{"duplicate", map[string]string{EnvTargets: ok + "," + ok}, "listed twice"},
+		{"dry run word", map[string]string{EnvTargets: ok, EnvDryRun: "yes"}, "DRY_RUN"},
+		{"mapping outside targets", map[string]string{EnvTargets: ok, EnvAlarmTargets: "x=other1/prod"}, "ALARM_TARGETS"},
+		{"mapping without =", map[string]string{EnvTargets: ok, EnvAlarmTargets: "just-a-name"}, "ALARM_TARGETS"},
+		{"bad glob", map[string]string{EnvTargets: ok, EnvAlarmTargets: "[=a1b2c3d4e5/prod"}, "ALARM_TARGETS"},
+		{"bad account", map[string]string{EnvTargets: ok, EnvAllowedAccounts: "1234"}, "ALLOWED_ACCOUNTS"},
+		{"bad level", map[string]string{EnvTargets: ok, EnvLogLevel: "loud"}, "LOG_LEVEL"},
+		{"bad topic", map[string]string{EnvTargets: ok, EnvNotifyTopicARN: "arn:aws:sqs:us-east-1:111122223333:q"}, "NOTIFY_TOPIC_ARN"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := FromEnv(env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to name %q", err, tc.want)
+			}
+		})
+	}
+}
