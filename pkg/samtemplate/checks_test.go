@@ -1,0 +1,744 @@
+package samtemplate
+
+// The checks: each is a function of a loaded template returning what is wrong with it, so it can be
+// run on the real template (want: nothing) and on broken copies (want: the breakage named).
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ConfigEnv is every environment variable Rewind's Go config reads; the function must set each one.
+// (To be linked to the config package once it exports its list.)
+var ConfigEnv = []string{"TARGETS", "DRY_RUN", "ALARM_TARGETS", "ALLOWED_ACCOUNTS", "LOG_LEVEL", "NOTIFY_TOPIC_ARN"}
+
+// The names the template's safety properties hang on.
+const (
+	functionID = "ResponderFunction"
+	alarmTopic = "AlarmTopic"
+
+	// stageARN is the one resource a write to API Gateway may name, as render() writes it.
+	stageARN = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
+	// alarmARNPrefix is what the AlarmTopic policy's aws:SourceArn must start with.
+	alarmARNPrefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+)
+
+var exampleAlarms = []string{"Api5XXAlarm", "ApiLatencyP99Alarm"}
+
+// problem is one thing wrong with a template: where (a resource, statement or property) and what.
+type problem struct {
+	Where string
+	What  string
+}
+
+func (p problem) String() string { return p.Where + ": " + p.What }
+
+type problems []problem
+
+func (ps *problems) add(where, format string, args ...any) {
+	*ps = append(*ps, problem{Where: where, What: fmt.Sprintf(format, args...)})
+}
+
+// ---- rendering values that may hold intrinsic functions ----
+
+// intrinsic returns the function name and argument when v is one ({"Ref": x}, {"Fn::Sub": x}, ...).
+func intrinsic(v any) (string, any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return "", nil, false
+	}
+	for k, arg := range m {
+		if k == "Ref" || k == "Condition" || strings.HasPrefix(k, "Fn::") {
+			return k, arg, true
+		}
+	}
+	return "", nil, false
+}
+
+// maxRenderings bounds the combinations Fn::If inside Fn::Join/Fn::Sub can produce.
+const maxRenderings = 64
+
+// render returns the strings v can evaluate to, references written the way Fn::Sub writes them
+// (${Param}, ${AWS::Region}, ${Res.Attr}): so !Sub "a${X}", !Join ["", [a, !Ref X]] and
+// !Sub ["a${Y}", {Y: !Ref X}] all render as "a${X}". Fn::If yields both branches; AWS::NoValue
+// yields nothing. Anything else renders as "<Fn::Name>", which equals no expected value, so a
+// check comparing renderings fails closed on what it cannot see through.
+func render(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case int64:
+		return []string{strconv.FormatInt(x, 10)}
+	case float64:
+		return []string{strconv.FormatFloat(x, 'f', -1, 64)}
+	case bool:
+		return []string{strconv.FormatBool(x)}
+	case nil:
+		return []string{""}
+	}
+	fn, arg, ok := intrinsic(v)
+	if !ok {
+		return []string{fmt.Sprintf("<%T>", v)}
+	}
+	switch fn {
+	case "Ref":
+		name, _ := arg.(string)
+		if name == "AWS::NoValue" {
+			return nil
+		}
+		return []string{"${" + name + "}"}
+	case "Fn::GetAtt":
+		switch a := arg.(type) {
+		case []any:
+			parts := make([]string, 0, len(a))
+			for _, p := range a {
+				s, ok := p.(string)
+				if !ok {
+					return []string{"<Fn::GetAtt>"}
+				}
+				parts = append(parts, s)
+			}
+			return []string{"${" + strings.Join(parts, ".") + "}"}
+		case string:
+			return []string{"${" + a + "}"}
+		}
+		return []string{"<Fn::GetAtt>"}
+	case "Fn::If":
+		a, ok := arg.([]any)
+		if !ok || len(a) != 3 {
+			return []string{"<Fn::If>"}
+		}
+		return append(render(a[1]), render(a[2])...)
+	case "Fn::Sub":
+		switch a := arg.(type) {
+		case string:
+			return []string{a}
+		case []any:
+			if len(a) != 2 {
+				return []string{"<Fn::Sub>"}
+			}
+			tmpl, ok1 := a[0].(string)
+			vars, ok2 := a[1].(map[string]any)
+			if !ok1 || !ok2 {
+				return []string{"<Fn::Sub>"}
+			}
+			out := []string{tmpl}
+			names := sortedKeys(vars)
+			for _, name := range names {
+				var next []string
+				for _, s := range out {
+					for _, val := range render(vars[name]) {
+						next = append(next, strings.ReplaceAll(s, "${"+name+"}", val))
+					}
+				}
+				out = capped(next)
+			}
+			return out
+		}
+		return []string{"<Fn::Sub>"}
+	case "Fn::Join":
+		a, ok := arg.([]any)
+		if !ok || len(a) != 2 {
+			return []string{"<Fn::Join>"}
+		}
+		sep, ok1 := a[0].(string)
+		parts, ok2 := a[1].([]any)
+		if !ok1 || !ok2 {
+			return []string{"<Fn::Join>"}
+		}
+		out := []string{""}
+		for i, p := range parts {
+			var next []string
+			for _, s := range out {
+				for _, val := range render(p) {
+					if i > 0 {
+						val = sep + val
+					}
+					next = append(next, s+val)
+				}
+			}
+			out = capped(next)
+		}
+		return out
+	}
+	return []string{"<" + fn + ">"}
+}
+
+func capped(s []string) []string {
+	if len(s) > maxRenderings {
+		return append(s[:maxRenderings:maxRenderings], "<too many combinations>")
+	}
+	return s
+}
+
+// flatten returns the elements a list-valued property can hold: a scalar is a one-element list,
+// and Fn::If contributes the elements of both branches (each of which may be a list).
+func flatten(v any) []any {
+	if fn, arg, ok := intrinsic(v); ok {
+		switch fn {
+		case "Fn::If":
+			if a, ok := arg.([]any); ok && len(a) == 3 {
+				return append(flatten(a[1]), flatten(a[2])...)
+			}
+		case "Ref":
+			if arg == "AWS::NoValue" {
+				return nil
+			}
+		}
+		return []any{v}
+	}
+	if list, ok := v.([]any); ok {
+		var out []any
+		for _, e := range list {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+// strs renders every element of a list-valued property.
+func strs(v any) []string {
+	var out []string
+	for _, e := range flatten(v) {
+		out = append(out, render(e)...)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// asInt reads a literal integer (YAML int, integral float or numeric string).
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x), true
+		}
+	case string:
+		i, err := strconv.ParseInt(x, 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// ---- IAM ----
+
+// statement is one IAM policy statement and where it came from.
+type statement struct {
+	where string
+	body  map[string]any
+}
+
+// managedAllowed are the only managed policies a role may carry: SAM attaches this one to every
+// function role anyway (CloudWatch Logs only).
+var managedAllowed = map[string]bool{"AWSLambdaBasicExecutionRole": true}
+
+// iamStatements collects every identity-policy statement the template grants: SAM function (and
+// state machine) Policies, inline policies of AWS::IAM::Role/User/Group and every AWS::IAM::*
+// resource with a PolicyDocument. Managed policies and SAM policy templates are opaque: they are
+// problems unless allow-listed.
+func iamStatements(t *Template) ([]statement, problems) {
+	var out []statement
+	var ps problems
+	for _, name := range t.ResourceNames() {
+		r := t.Resources[name]
+		switch {
+		case strings.HasPrefix(r.Type, "AWS::Serverless::"):
+			pol, ok := r.Properties["Policies"]
+			if !ok {
+				continue
+			}
+			for i, p := range flatten(pol) {
+				where := fmt.Sprintf("%s Policies[%d]", name, i)
+				switch x := p.(type) {
+				case string:
+					if !managedAllowed[path.Base(x)] {
+						ps.add(where, "managed policy %q: write the statements inline so they can be checked", x)
+					}
+				case map[string]any:
+					if _, isDoc := x["Statement"]; isDoc {
+						out = append(out, docStatements(where, x, &ps)...)
+					} else if fn, _, isFn := intrinsic(x); isFn {
+						ps.add(where, "managed policy given by %s: write the statements inline so they can be checked", fn)
+					} else {
+						ps.add(where, "SAM policy template %v: write the statements inline so they can be checked", sortedKeys(x))
+					}
+				default:
+					ps.add(where, "policy is a %T", p)
+				}
+			}
+		case strings.HasPrefix(r.Type, "AWS::IAM::"):
+			if doc, ok := r.Properties["PolicyDocument"]; ok {
+				out = append(out, docValueStatements(name+" PolicyDocument", doc, &ps)...)
+			}
+			for i, p := range flatten(r.Properties["Policies"]) {
+				where := fmt.Sprintf("%s Policies[%d]", name, i)
+				pm, ok := p.(map[string]any)
+				if !ok {
+					ps.add(where, "inline policy is a %T", p)
+					continue
+				}
+				out = append(out, docValueStatements(where, pm["PolicyDocument"], &ps)...)
+			}
+			for _, arn := range strs(r.Properties["ManagedPolicyArns"]) {
+				if !managedAllowed[path.Base(arn)] {
+					ps.add(name+" ManagedPolicyArns", "managed policy %q: write the statements inline so they can be checked", arn)
+				}
+			}
+		}
+	}
+	return out, ps
+}
+
+func docValueStatements(where string, doc any, ps *problems) []statement {
+	var out []statement
+	docs := flatten(doc)
+	if len(docs) == 0 {
+		ps.add(where, "no policy document")
+	}
+	for _, d := range docs {
+		m, ok := d.(map[string]any)
+		if !ok {
+			ps.add(where, "policy document is not a literal mapping, cannot check it")
+			continue
+		}
+		out = append(out, docStatements(where, m, ps)...)
+	}
+	return out
+}
+
+func docStatements(where string, doc map[string]any, ps *problems) []statement {
+	var out []statement
+	for i, s := range flatten(doc["Statement"]) {
+		m, ok := s.(map[string]any)
+		w := fmt.Sprintf("%s Statement[%d]", where, i)
+		if !ok {
+			ps.add(w, "statement is not a literal mapping, cannot check it")
+			continue
+		}
+		if sid, ok := m["Sid"].(string); ok {
+			w += " (" + sid + ")"
+		}
+		out = append(out, statement{where: w, body: m})
+	}
+	return out
+}
+
+var apigatewayWrites = []string{"apigateway:patch", "apigateway:put", "apigateway:post", "apigateway:delete"}
+
+// readVerbs are action-name prefixes that only read; every other action counts as a write.
+var readVerbs = []string{"get", "list", "describe", "batchget", "head"}
+
+func isWildcard(action string) bool { return strings.ContainsAny(action, "*?") }
+
+// matches reports whether the IAM action pattern (which may hold * and ?) matches action.
+func matches(pattern, action string) bool {
+	ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(action))
+	return err == nil && ok
+}
+
+func isWrite(action string) bool {
+	if isWildcard(action) {
+		return true
+	}
+	_, verb, ok := strings.Cut(strings.ToLower(action), ":")
+	if !ok {
+		return true
+	}
+	for _, r := range readVerbs {
+		if strings.HasPrefix(verb, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkIAM: no wildcard actions (so no "*" and no "service:*"), no NotAction/NotResource grants,
+// API Gateway writes only on the configured stage, no write on Resource "*".
+func checkIAM(t *Template) []problem {
+	stmts, ps := iamStatements(t)
+	if len(stmts) == 0 && len(ps) == 0 {
+		ps.add(functionID, "no IAM statements found; the function needs its inline Policies")
+	}
+	for _, s := range stmts {
+		if effect, _ := s.body["Effect"].(string); effect == "Deny" {
+			continue // a Deny only takes away
+		}
+		if _, ok := s.body["NotAction"]; ok {
+			ps.add(s.where, "Allow with NotAction grants every other action; list the actions")
+		}
+		if _, ok := s.body["NotResource"]; ok {
+			ps.add(s.where, "Allow with NotResource grants every other resource; list the resources")
+		}
+		actions := strs(s.body["Action"])
+		resources := strs(s.body["Resource"])
+		if _, ok := s.body["Resource"]; !ok {
+			ps.add(s.where, "no Resource")
+		}
+		for _, a := range actions {
+			if isWildcard(a) {
+				ps.add(s.where, "wildcard action %q: name the actions", a)
+			}
+			apigwWrite := false
+			for _, w := range apigatewayWrites {
+				if matches(a, w) {
+					apigwWrite = true
+				}
+			}
+			if apigwWrite {
+				for _, r := range resources {
+					if r != stageARN {
+						ps.add(s.where, "%s on %q: API Gateway writes may only name the stage %s", a, r, stageARN)
+					}
+				}
+			}
+			if isWrite(a) {
+				for _, r := range resources {
+					if r == "*" {
+						ps.add(s.where, "write action %s on Resource \"*\"", a)
+					}
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// ---- the AlarmTopic policy ----
+
+// checkAlarmTopicPolicy: exactly one policy on AlarmTopic; every Allow is sns:Publish for the
+// service principal cloudwatch.amazonaws.com alone, limited by aws:SourceAccount (this account) and
+// aws:SourceArn (this account's alarms), with no ...IfExists escape.
+func checkAlarmTopicPolicy(t *Template) []problem {
+	var ps problems
+	if r, ok := t.Resources[alarmTopic]; !ok || r.Type != "AWS::SNS::Topic" {
+		ps.add(alarmTopic, "missing, or not an AWS::SNS::Topic")
+		return ps
+	}
+	var policies []string
+	for _, name := range t.ResourceNames() {
+		r := t.Resources[name]
+		var targets []string
+		switch r.Type {
+		case "AWS::SNS::TopicPolicy":
+			targets = strs(r.Properties["Topics"])
+		case "AWS::SNS::TopicInlinePolicy":
+			targets = strs(r.Properties["TopicArn"])
+		default:
+			continue
+		}
+		for _, tg := range targets {
+			if tg == "${"+alarmTopic+"}" {
+				policies = append(policies, name)
+				break
+			}
+		}
+	}
+	if len(policies) != 1 {
+		ps.add(alarmTopic, "want exactly one topic policy on it, found %d %v", len(policies), policies)
+		return ps
+	}
+	name := policies[0]
+	var ps2 problems
+	stmts := docValueStatements(name, t.Resources[name].Properties["PolicyDocument"], &ps2)
+	ps = append(ps, ps2...)
+	allows := 0
+	for _, s := range stmts {
+		if effect, _ := s.body["Effect"].(string); effect == "Deny" {
+			continue
+		}
+		allows++
+		checkCloudWatchPrincipal(s, &ps)
+		if _, ok := s.body["NotAction"]; ok {
+			ps.add(s.where, "NotAction: allow sns:Publish only")
+		}
+		for _, a := range strs(s.body["Action"]) {
+			if !strings.EqualFold(a, "sns:Publish") {
+				ps.add(s.where, "action %q: CloudWatch needs sns:Publish only", a)
+			}
+		}
+		checkAlarmConditions(s, &ps)
+	}
+	if allows == 0 {
+		ps.add(name, "no Allow statement: CloudWatch could not publish alarms")
+	}
+	return ps
+}
+
+func checkCloudWatchPrincipal(s statement, ps *problems) {
+	if _, ok := s.body["NotPrincipal"]; ok {
+		ps.add(s.where, "NotPrincipal: name the principal (Service cloudwatch.amazonaws.com)")
+	}
+	p, ok := s.body["Principal"].(map[string]any)
+	if !ok {
+		ps.add(s.where, "principal %v: want only Service cloudwatch.amazonaws.com", s.body["Principal"])
+		return
+	}
+	for _, k := range sortedKeys(p) {
+		if k != "Service" {
+			ps.add(s.where, "principal type %s: want only Service cloudwatch.amazonaws.com", k)
+		}
+	}
+	services := strs(p["Service"])
+	if len(services) == 0 {
+		ps.add(s.where, "no Service principal: want cloudwatch.amazonaws.com")
+	}
+	for _, svc := range services {
+		if svc != "cloudwatch.amazonaws.com" {
+			ps.add(s.where, "service principal %q: want only cloudwatch.amazonaws.com", svc)
+		}
+	}
+}
+
+// positiveOps are the condition operators that can pin a key to values; anything else (a Not...,
+// an ...IfExists that passes when the key is absent, a ForAllValues: that passes on empty) cannot.
+var positiveOps = map[string]bool{"StringEquals": true, "StringLike": true, "ArnEquals": true, "ArnLike": true}
+
+func checkAlarmConditions(s statement, ps *problems) {
+	cond, _ := s.body["Condition"].(map[string]any)
+	seen := map[string]bool{}
+	for _, op := range sortedKeys(cond) {
+		keys, ok := cond[op].(map[string]any)
+		if !ok {
+			ps.add(s.where, "condition %s is not a mapping", op)
+			continue
+		}
+		for _, key := range sortedKeys(keys) {
+			lk := strings.ToLower(key)
+			if lk != "aws:sourceaccount" && lk != "aws:sourcearn" {
+				continue
+			}
+			if !positiveOps[op] {
+				ps.add(s.where, "%s uses %s: want StringEquals/StringLike/ArnEquals/ArnLike", key, op)
+				continue
+			}
+			seen[lk] = true
+			for _, v := range strs(keys[key]) {
+				switch {
+				case lk == "aws:sourceaccount" && v != "${AWS::AccountId}":
+					ps.add(s.where, "aws:SourceAccount %q: want this account (${AWS::AccountId})", v)
+				case lk == "aws:sourcearn" && !strings.HasPrefix(v, alarmARNPrefix):
+					ps.add(s.where, "aws:SourceArn %q: want this account's alarms (%s...)", v, alarmARNPrefix)
+				}
+			}
+		}
+	}
+	for _, k := range []string{"aws:SourceAccount", "aws:SourceArn"} {
+		if !seen[strings.ToLower(k)] {
+			ps.add(s.where, "no %s condition: any account's alarms could publish", k)
+		}
+	}
+}
+
+// ---- the function ----
+
+// functionProps returns the function's properties with SAM Globals.Function under them, the way
+// SAM merges them (the function wins; Environment.Variables are merged key by key).
+func functionProps(t *Template) (map[string]any, bool) {
+	r, ok := t.Resources[functionID]
+	if !ok || r.Type != "AWS::Serverless::Function" {
+		return nil, false
+	}
+	props := map[string]any{}
+	globals, _ := t.Globals["Function"].(map[string]any)
+	for k, v := range globals {
+		props[k] = v
+	}
+	for k, v := range r.Properties {
+		props[k] = v
+	}
+	gv := envVars(globals)
+	fv := envVars(r.Properties)
+	if gv != nil || fv != nil {
+		merged := map[string]any{}
+		for k, v := range gv {
+			merged[k] = v
+		}
+		for k, v := range fv {
+			merged[k] = v
+		}
+		props["Environment"] = map[string]any{"Variables": merged}
+	}
+	return props, true
+}
+
+func envVars(props map[string]any) map[string]any {
+	env, _ := props["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	return vars
+}
+
+func dig(v any, keys ...string) (any, bool) {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// checkFunction: the safety settings of ResponderFunction.
+func checkFunction(t *Template) []problem {
+	var ps problems
+	props, ok := functionProps(t)
+	if !ok {
+		ps.add(functionID, "missing, or not an AWS::Serverless::Function")
+		return ps
+	}
+	w := functionID
+	if n, ok := asInt(props["ReservedConcurrentExecutions"]); !ok || n < 1 || n > 5 {
+		ps.add(w, "ReservedConcurrentExecutions %v: want a literal 1..5 (Rewind must run when the account's concurrency is exhausted, and must not take much of it)", props["ReservedConcurrentExecutions"])
+	}
+	if a := strs(props["Architectures"]); len(a) != 1 || a[0] != "arm64" {
+		ps.add(w, "Architectures %v: want [arm64] (the Makefile builds linux/arm64)", a)
+	}
+	if rt, _ := props["Runtime"].(string); rt != "provided.al2023" {
+		ps.add(w, "Runtime %v: want provided.al2023", props["Runtime"])
+	}
+	if h, _ := props["Handler"].(string); h != "bootstrap" {
+		ps.add(w, "Handler %v: want bootstrap", props["Handler"])
+	}
+	if bm, _ := t.Resources[functionID].Metadata["BuildMethod"].(string); bm != "makefile" {
+		ps.add(w, "Metadata.BuildMethod %v: want makefile (the Makefile's build-ResponderFunction)", t.Resources[functionID].Metadata["BuildMethod"])
+	}
+	if n, ok := asInt(props["Timeout"]); !ok || n < 1 || n > 60 {
+		ps.add(w, "Timeout %v: want a literal 1..60 seconds", props["Timeout"])
+	}
+	eic, _ := props["EventInvokeConfig"].(map[string]any)
+	if n, ok := asInt(eic["MaximumRetryAttempts"]); !ok || n != 2 {
+		ps.add(w, "EventInvokeConfig.MaximumRetryAttempts %v: want 2", eic["MaximumRetryAttempts"])
+	}
+	if age, present := eic["MaximumEventAgeInSeconds"]; present {
+		if n, ok := asInt(age); !ok || n < 60 || n > 3600 {
+			ps.add(w, "EventInvokeConfig.MaximumEventAgeInSeconds %v: want 60..3600 (an older alarm must not move the stage)", age)
+		}
+	}
+	onFailure, _ := dig(eic, "DestinationConfig", "OnFailure")
+	of, _ := onFailure.(map[string]any)
+	if of == nil {
+		ps.add(w, "EventInvokeConfig.DestinationConfig.OnFailure missing: failed alarm events would be lost")
+	} else {
+		if typ, _ := of["Type"].(string); typ == "" {
+			ps.add(w, "EventInvokeConfig OnFailure has no Type")
+		}
+		if d := strs(of["Destination"]); len(d) == 0 || d[0] == "" {
+			ps.add(w, "EventInvokeConfig OnFailure has no Destination")
+		}
+	}
+	subscribed := false
+	events, _ := props["Events"].(map[string]any)
+	for _, name := range sortedKeys(events) {
+		ev, _ := events[name].(map[string]any)
+		if typ, _ := ev["Type"].(string); typ != "SNS" {
+			continue
+		}
+		topic, _ := dig(ev, "Properties", "Topic")
+		for _, s := range render(topic) {
+			if s == "${"+alarmTopic+"}" {
+				subscribed = true
+			}
+		}
+	}
+	if !subscribed {
+		ps.add(w, "no SNS event on %s: alarms would not reach the function", alarmTopic)
+	}
+	return ps
+}
+
+// checkEnv: every variable the config reads is set; nothing else is (a typo like DRYRUN would be
+// silently ignored by the code); AWS_REGION is left to Lambda.
+func checkEnv(t *Template, want []string) []problem {
+	var ps problems
+	props, ok := functionProps(t)
+	if !ok {
+		ps.add(functionID, "missing, or not an AWS::Serverless::Function")
+		return ps
+	}
+	vars := envVars(props)
+	wanted := map[string]bool{}
+	for _, name := range want {
+		wanted[name] = true
+		if _, ok := vars[name]; !ok {
+			ps.add(functionID, "environment variable %s is not set; the config reads it", name)
+		}
+	}
+	for _, name := range sortedKeys(vars) {
+		switch {
+		case strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "LAMBDA_") || name == "_HANDLER":
+			ps.add(functionID, "environment variable %s is reserved; Lambda sets it", name)
+		case !wanted[name]:
+			ps.add(functionID, "environment variable %s is not read by the config (typo?)", name)
+		}
+	}
+	return ps
+}
+
+// ---- the example alarms ----
+
+// checkAlarms: each example alarm watches API Gateway by ApiName and Stage and sends both ALARM and
+// OK to AlarmTopic.
+func checkAlarms(t *Template) []problem {
+	var ps problems
+	want := map[string]string{"Api5XXAlarm": "5XXError", "ApiLatencyP99Alarm": "Latency"}
+	for _, name := range exampleAlarms {
+		r, ok := t.Resources[name]
+		if !ok || r.Type != "AWS::CloudWatch::Alarm" {
+			ps.add(name, "missing, or not an AWS::CloudWatch::Alarm")
+			continue
+		}
+		p := r.Properties
+		if ns, _ := p["Namespace"].(string); ns != "AWS/ApiGateway" {
+			ps.add(name, "Namespace %v: want AWS/ApiGateway", p["Namespace"])
+		}
+		if m, _ := p["MetricName"].(string); m != want[name] {
+			ps.add(name, "MetricName %v: want %s", p["MetricName"], want[name])
+		}
+		dims := map[string][]string{}
+		for _, d := range flatten(p["Dimensions"]) {
+			dm, _ := d.(map[string]any)
+			if n, ok := dm["Name"].(string); ok {
+				dims[n] = append(dims[n], render(dm["Value"])...)
+			}
+		}
+		for dim, val := range map[string]string{"ApiName": "${RestApiName}", "Stage": "${StageName}"} {
+			if got := dims[dim]; len(got) != 1 || got[0] != val {
+				ps.add(name, "dimension %s = %v: want %s (Rewind maps ApiName+Stage to the stage it moves)", dim, got, val)
+			}
+		}
+		for _, actions := range []string{"AlarmActions", "OKActions"} {
+			found := false
+			for _, a := range strs(p[actions]) {
+				if a == "${"+alarmTopic+"}" {
+					found = true
+				}
+			}
+			if !found {
+				ps.add(name, "%s does not include %s", actions, alarmTopic)
+			}
+		}
+		if enabled, ok := p["ActionsEnabled"].(bool); ok && !enabled {
+			ps.add(name, "ActionsEnabled is false: the alarm would never reach Rewind")
+		}
+	}
+	return ps
+}
