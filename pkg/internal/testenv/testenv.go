@@ -1,0 +1,141 @@
+// Package testenv finds and starts what tests need outside Go: the shared samples, moto_server, the
+// AWS CLI, the Lambda Runtime Interface Emulator. In CI (CI=true) a missing tool fails the test with
+// a message saying how to install it; on a developer's machine it skips.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// InCI reports whether the tests run under CI, where nothing may be skipped for want of a tool.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Missing fails (CI) or skips (elsewhere) a test that cannot run without something.
+func Missing(t testing.TB, what, install string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s is missing (CI must not skip this test): %s", what, install)
+	}
+	t.Skipf("%s is missing: %s", what, install)
+}
+
+// RepoRoot is the module root (the directory holding go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// Samples is ../shared/samples beside the repository (read-only published payloads).
+func Samples(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(RepoRoot(t), "..", "shared", "samples")
+	if _, err := os.Stat(dir); err != nil {
+		Missing(t, "the shared samples folder "+dir, "CI lays ../shared beside the clone")
+	}
+	return dir
+}
+
+// Tool finds an executable: the first of candidates that exists (absolute paths or PATH names).
+func Tool(t testing.TB, install string, candidates ...string) string {
+	t.Helper()
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	Missing(t, strings.Join(candidates, " or "), install)
+	return ""
+}
+
+// AWSCLIv2 is the AWS CLI v2 (v1 lacks --cli-binary-format); Debian's package installs /usr/bin/aws.
+func AWSCLIv2(t testing.TB) string {
+	t.Helper()
+	for _, c := range []string{os.Getenv("AWS_CLI_V2"), "/usr/bin/aws", "aws"} {
+		if c == "" {
+			continue
+		}
+		p, err := exec.LookPath(c)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(p, "--version").CombinedOutput()
+		if err == nil && strings.HasPrefix(string(out), "aws-cli/2.") {
+			return p
+		}
+	}
+	Missing(t, "AWS CLI v2", "apt-get install -y awscli (gives /usr/bin/aws 2.x), or set AWS_CLI_V2")
+	return ""
+}
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Moto starts moto_server on a free loopback port for the test's lifetime and returns its URL.
+func Moto(t testing.TB) string {
+	t.Helper()
+	bin := Tool(t, "moto_server ships on this image (pip install 'moto[server]')", "moto_server")
+	port := FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start moto_server: %v", err)
+	}
+	go func() { // keep the pipe drained so moto never blocks on logging
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+		}
+	}()
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	WaitHTTP(t, url+"/moto-api/", 30*time.Second)
+	return url
+}
+
+// WaitHTTP waits until url answers anything.
+func WaitHTTP(t testing.TB, url string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer within %s", url, within)
+}
