@@ -83,7 +83,8 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, clip(se.Error(), 120))
 	case errors.As(err, &te):
 		got, _, _ := strings.Cut(te.Value, " ") // "number 1e999" → "number"
-		field := strings.TrimLeft(te.Field, ".")
+		// Embedded structs show up in the path under their Go name; the JSON has no such level.
+		field := strings.TrimLeft(strings.ReplaceAll(te.Field, "CloudWatchAlarmSNSPayload.", ""), ".")
 		if field == "" {
 			return fmt.Sprintf("want %s, got a JSON %s", jsonKindOf(te.Type), clip(got, 16))
 		}
