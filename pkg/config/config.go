@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -20,10 +21,11 @@ const (
 	EnvAllowedAccounts = "ALLOWED_ACCOUNTS"
 	EnvLogLevel        = "LOG_LEVEL"
 	EnvNotifyTopicARN  = "NOTIFY_TOPIC_ARN"
+	EnvMaxAutoPerHour  = "MAX_AUTO_ROLLBACKS_PER_HOUR"
 )
 
 // Env lists every variable above, for documentation checks.
-var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN}
+var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN, EnvMaxAutoPerHour}
 
 // Config is Rewind's configuration.
 type Config struct {
@@ -33,6 +35,7 @@ type Config struct {
 	AllowedAccounts []string         // accounts whose alarms count, besides the function's own
 	LogLevel        slog.Level
 	NotifyTopicARN  string // where each decision is published; empty: nowhere
+	MaxAutoPerHour  int    // loop guard: automatic rollbacks per target per hour before Rewind refuses
 }
 
 var (
@@ -79,6 +82,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v)
 		}
+	}
+	c.MaxAutoPerHour = 3
+	if v := strings.TrimSpace(getenv(EnvMaxAutoPerHour)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return c, fmt.Errorf("%s: %q is not a whole number from 1 to 100", EnvMaxAutoPerHour, v)
+		}
+		c.MaxAutoPerHour = n
 	}
 	if v := strings.TrimSpace(getenv(EnvNotifyTopicARN)); v != "" {
 		if !topicARNPattern.MatchString(v) {

@@ -18,7 +18,18 @@ type Trigger struct {
 	AlarmTime time.Time // when the alarm changed state, for alarms
 	Force     bool      // manual only: override "already rolled back" and staleness, never the allow-list
 	Now       time.Time
+	Guard     Guard // limits on automatic rollbacks
 }
+
+// Guard stops a rollback loop: at most Max automatic rollbacks per target within Window. Beyond that
+// Rewind refuses and a human must look ("clear" resets it). Manual commands are not limited.
+type Guard struct {
+	Max    int
+	Window time.Duration
+}
+
+// DefaultGuard is 3 automatic rollbacks per stage per hour.
+var DefaultGuard = Guard{Max: 3, Window: time.Hour}
 
 // Verdict says whether to act.
 type Verdict int
@@ -55,6 +66,7 @@ func fail(format string, a ...any) Decision {
 //
 // A manual Force overrides 2 and 3.
 func DecideRollback(t target.Target, s State, tr Trigger) Decision {
+	mem := observe(s, tr.Now)
 	if s.Memory.handled(tr.Incident) {
 		return skip("incident %s (alarm %s) was already handled on %s; this is a repeated delivery", tr.Incident, tr.Alarm, t)
 	}
@@ -70,15 +82,25 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 				tr.Alarm, tr.AlarmTime.UTC().Format(time.RFC3339Nano), t, wentLive.UTC().Format(time.RFC3339Nano), s.Live)
 		}
 	}
+	if tr.By == "alarm" && tr.Guard.Max > 0 {
+		if recent := mem.autoRollbacksSince(tr.Now.Add(-tr.Guard.Window)); len(recent) >= tr.Guard.Max {
+			return fail("loop guard: %d automatic rollbacks of %s within %s (last at %s); refusing to roll back again, a human must look "+
+				"(roll back by hand, or reset with {\"action\":\"clear\"})", len(recent), t, tr.Guard.Window, recent[len(recent)-1].Format(time.RFC3339))
+		}
+	}
+	how := HowManualRollback
+	if tr.By == "alarm" {
+		how = HowAutoRollback
+	}
 	change := Change{By: tr.By, At: tr.Now.UTC(), Incident: tr.Incident, Alarm: tr.Alarm}
 	if canary {
 		change.Kind, change.From, change.To = KindCanaryRollback, s.Canary.DeploymentID, s.Live
 		return Decision{Verdict: Act, Reason: fmt.Sprintf("remove the canary on %s (deployment %s, %g%% of traffic); all traffic back on %s",
 			t, s.Canary.DeploymentID, s.Canary.PercentTraffic, s.Live),
 			Plan: Plan{Kind: KindCanaryRollback, From: change.From, To: change.To, Rule: RuleCanary, RemoveCanary: true,
-				Memory: s.Memory.with(change, s.Canary.DeploymentID), Prior: s.Memory}}
+				Memory: mem.with(change, s.Canary.DeploymentID).seen(s.Live, tr.Now, how), Prior: s.Memory}}
 	}
-	to, rule, d := chooseEarlier(t, s)
+	to, rule, d := chooseEarlier(t, s, mem)
 	if d.Verdict != Act {
 		return d
 	}
@@ -86,7 +108,37 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 	return Decision{Verdict: Act,
 		Reason: fmt.Sprintf("roll %s back from %s to %s (%s, created %s)", t, s.Live, to.ID, rule, to.CreatedDate.UTC().Format(time.RFC3339)),
 		Plan: Plan{Kind: KindRollback, From: s.Live, To: to.ID, Rule: rule, RemoveCanary: s.Canary != nil,
-			Memory: s.Memory.with(change, s.Live), Prior: s.Memory}}
+			Memory: mem.with(change, s.Live).seen(to.ID, tr.Now, how), Prior: s.Memory}}
+}
+
+// DecideObserve records the live deployment in the timeline when it is new there.
+func DecideObserve(t target.Target, s State, now time.Time) Decision {
+	mem := observe(s, now)
+	if len(mem.Timeline) == len(s.Memory.Timeline) {
+		return skip("%s serves %s, as the timeline already says", t, s.Live)
+	}
+	since := mem.Timeline[len(mem.Timeline)-1].Since
+	return Decision{Verdict: Act, Reason: fmt.Sprintf("recorded %s live on %s since %s", s.Live, t, since.Format(time.RFC3339)),
+		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem, Prior: s.Memory}}
+}
+
+// DecideClear forgets the known-bad marks and resets the loop guard, and says so in the timeline.
+func DecideClear(t target.Target, s State, tr Trigger) Decision {
+	mem := observe(s, tr.Now).seen(s.Live, tr.Now, HowCleared)
+	cleared := mem.Bad
+	mem.Bad = nil
+	return Decision{Verdict: Act, Reason: fmt.Sprintf("cleared %s: known bad was %s; the loop guard starts again", t, orNone(strings.Join(cleared, ", "))),
+		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleCleared, Memory: mem, Prior: s.Memory}}
+}
+
+// observe adds the live deployment to the timeline when it is not already the newest sighting.
+// When neither the deployment's creation nor the stage's last change is known, now is the best bound.
+func observe(s State, now time.Time) Memory {
+	since := wentLiveBounds(s)
+	if since.IsZero() {
+		since = now
+	}
+	return s.Memory.seen(s.Live, since, HowObserved)
 }
 
 // DecideDeploy applies the rules for a manual "deploy" (the console's "Change Deployment").
@@ -98,7 +150,7 @@ func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 	if id == s.Live && s.Canary == nil {
 		return skip("%s already serves %s", t, id)
 	}
-	mem := s.Memory
+	mem := observe(s, tr.Now)
 	if mem.IsBad(id) {
 		if !tr.Force {
 			return fail("deployment %s on %s is known bad (Rewind rolled back from it); deploy it with force to override", id, t)
@@ -108,12 +160,17 @@ func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 	change := Change{Kind: KindDeploy, From: s.Live, To: id, By: tr.By, At: tr.Now.UTC()}
 	return Decision{Verdict: Act,
 		Reason: fmt.Sprintf("switch %s from %s to %s (created %s)", t, s.Live, id, dep.CreatedDate.UTC().Format(time.RFC3339)),
-		Plan:   Plan{Kind: KindDeploy, From: s.Live, To: id, Rule: RuleNamed, RemoveCanary: s.Canary != nil, Memory: mem.with(change, ""), Prior: s.Memory}}
+		Plan: Plan{Kind: KindDeploy, From: s.Live, To: id, Rule: RuleNamed, RemoveCanary: s.Canary != nil,
+			Memory: mem.with(change, "").seen(id, tr.Now, HowDeploy), Prior: s.Memory}}
 }
 
-// chooseEarlier picks where a rollback goes: the pinned fallback, or the newest deployment created
-// before the live one that is not known bad. The listing order of the history means nothing.
-func chooseEarlier(t target.Target, s State) (Deployment, string, Decision) {
+// chooseEarlier picks where a rollback goes: the pinned fallback; else the most recent deployment seen
+// live on this target before the current one (created before it, not known bad); else, when the
+// timeline knows nothing earlier, the newest deployment created before the live one that is not known
+// bad. Deployments belong to the API, not the stage, so the last rule can pick a build that only ever
+// went to another stage: the timeline is what makes "previous" mean previous on this stage.
+// The listing order of the history means nothing.
+func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, string, Decision) {
 	if t.Fallback != "" {
 		fb, ok := find(s.History, t.Fallback)
 		switch {
@@ -129,6 +186,15 @@ func chooseEarlier(t target.Target, s State) (Deployment, string, Decision) {
 	live, ok := find(s.History, s.Live)
 	if !ok {
 		return Deployment{}, "", fail("live deployment %s of %s is not in the API's deployment history (%d deployments)", s.Live, t, len(s.History))
+	}
+	for i := len(mem.Timeline) - 1; i >= 0; i-- {
+		seen := mem.Timeline[i]
+		if seen.Deployment == s.Live || mem.IsBad(seen.Deployment) {
+			continue
+		}
+		if d, ok := find(s.History, seen.Deployment); ok && before(d, live) {
+			return d, RuleTimeline, Decision{Verdict: Act}
+		}
 	}
 	var best *Deployment
 	for i := range s.History {
@@ -165,10 +231,22 @@ func SortNewestFirst(h []Deployment) {
 	})
 }
 
-// liveSince is the earliest moment the live deployment can have gone live: not before it was created,
-// and not before the stage last changed (a human's "Change Deployment" to an old deployment shows
-// only there). An alarm older than that judged something else.
+// liveSince is when the live deployment went live, as well as Rewind can tell: the timeline's sighting
+// when it has one; otherwise not before the deployment was created, and not before the stage last
+// changed (a human's "Change Deployment" to an old deployment shows only there). An alarm older than
+// that judged something else.
 func liveSince(s State) time.Time {
+	if cur, ok := s.Memory.current(); ok && cur.Deployment == s.Live {
+		if d, ok := find(s.History, s.Live); ok && cur.Since.Before(d.CreatedDate) {
+			return d.CreatedDate
+		}
+		return cur.Since
+	}
+	return wentLiveBounds(s)
+}
+
+// wentLiveBounds is the latest of the live deployment's creation and the stage's last change.
+func wentLiveBounds(s State) time.Time {
 	t := time.Time{}
 	if d, ok := find(s.History, s.Live); ok {
 		t = d.CreatedDate

@@ -189,3 +189,101 @@ func TestMemoryRoundTripAndCharset(t *testing.T) {
 		t.Error("a damaged memory must be an error, not forgotten")
 	}
 }
+
+// apply is what a strategy's write does to the state: the plan's deployment goes live, its memory is kept.
+func apply(s State, p Plan, now time.Time) State {
+	s.Memory, s.LastUpdated = p.Memory, now
+	if p.RemoveCanary {
+		s.Canary = nil
+	}
+	if p.Kind != KindCanaryRollback && p.Kind != KindRecord {
+		s.Live = p.To
+	}
+	return s
+}
+
+func TestTimelineMakesPreviousMeanPreviousOnThisStage(t *testing.T) {
+	// prod1 and prod2 went to prod; devonly was created between them and only ever went to dev.
+	h := []Deployment{{ID: "prod2", CreatedDate: at(30)}, {ID: "devonly", CreatedDate: at(20)}, {ID: "prod1", CreatedDate: at(10)}}
+	s := State{Live: "prod1", LastUpdated: at(11), History: h}
+	d := DecideObserve(prod, s, at(12))
+	if d.Verdict != Act {
+		t.Fatal(d.Reason)
+	}
+	s = apply(s, d.Plan, at(12))
+	if d := DecideObserve(prod, s, at(13)); d.Verdict != Skip {
+		t.Fatalf("a second observe of the same deployment must not write: %+v", d)
+	}
+	s.Live, s.LastUpdated = "prod2", at(31) // the release
+	s = apply(s, DecideObserve(prod, s, at(32)).Plan, at(32))
+
+	d = DecideRollback(prod, s, alarmAt(40, "inc1"))
+	if d.Verdict != Act || d.Plan.To != "prod1" || d.Plan.Rule != RuleTimeline {
+		t.Fatalf("with a timeline: to %s by %s (%s), want prod1 by timeline", d.Plan.To, d.Plan.Rule, d.Reason)
+	}
+	s.Memory.Timeline = nil
+	d = DecideRollback(prod, s, alarmAt(40, "inc1"))
+	if d.Plan.To != "devonly" || d.Plan.Rule != RulePrevious {
+		t.Fatalf("without a timeline the createdDate rule applies and says so: to %s by %s", d.Plan.To, d.Plan.Rule)
+	}
+}
+
+func TestTimelineKeepsLateAlarmsFresh(t *testing.T) {
+	// prod2 went live at 30; an observe at 35 wrote the timeline (moving lastUpdated to 35); the
+	// alarm fired at 33 and arrived late. It judged prod2 and must act.
+	s := State{Live: "prod2", LastUpdated: at(30), History: history()}
+	s.History = append(s.History, Deployment{ID: "prod2", CreatedDate: at(29)})
+	s = apply(s, DecideObserve(prod, s, at(35)).Plan, at(35))
+	if d := DecideRollback(prod, s, alarmAt(33, "inc1")); d.Verdict != Act {
+		t.Fatalf("late alarm judged stale: %s", d.Reason)
+	}
+	if d := DecideRollback(prod, s, alarmAt(29, "inc1")); d.Verdict != Skip {
+		t.Fatalf("an alarm older than the sighting is stale: %+v", d)
+	}
+}
+
+func TestLoopGuard(t *testing.T) {
+	s := State{Live: "r0", History: []Deployment{{ID: "r0", CreatedDate: at(0)}}}
+	guard := Guard{Max: 3, Window: time.Hour}
+	release := func(i int) {
+		id := "r" + string(rune('0'+i))
+		s.History = append(s.History, Deployment{ID: id, CreatedDate: at(i * 10)})
+		s.Live, s.LastUpdated = id, at(i*10+1)
+	}
+	for i := 1; i <= 5; i++ {
+		release(i)
+		tr := alarmAt(i*10+2, "inc"+string(rune('0'+i)))
+		tr.Guard = guard
+		d := DecideRollback(prod, s, tr)
+		switch {
+		case i <= 3 && d.Verdict != Act:
+			t.Fatalf("rollback %d refused: %s", i, d.Reason)
+		case i == 4:
+			if d.Verdict != Fail || !strings.Contains(d.Reason, "loop guard") {
+				t.Fatalf("rollback 4 within the hour: %+v, want refused by the loop guard", d)
+			}
+			// A human may still roll back by hand: the guard limits automation only.
+			if m := DecideRollback(prod, s, Trigger{By: "manual", Now: at(i*10 + 3), Guard: guard}); m.Verdict != Act {
+				t.Fatalf("manual rollback refused: %s", m.Reason)
+			}
+			c := DecideClear(prod, s, Trigger{By: "manual", Now: at(i*10 + 3)})
+			s = apply(s, c.Plan, at(i*10+3))
+			if len(s.Memory.Bad) != 0 {
+				t.Fatalf("clear kept known-bad marks: %v", s.Memory.Bad)
+			}
+			continue
+		case i == 5 && d.Verdict != Act:
+			t.Fatalf("after clear the guard starts again: %s", d.Reason)
+		}
+		s = apply(s, d.Plan, at(i*10+2))
+	}
+	// An hour later the window has passed.
+	tr := alarmAt(200, "late")
+	tr.Guard = guard
+	s.Memory.Timeline = append(s.Memory.Timeline, Sighting{Deployment: "r9", Since: at(100), How: HowAutoRollback},
+		Sighting{Deployment: "r9", Since: at(101), How: HowAutoRollback}, Sighting{Deployment: "r9", Since: at(102), How: HowAutoRollback})
+	release(6)
+	if d := DecideRollback(prod, s, tr); d.Verdict == Fail && strings.Contains(d.Reason, "loop guard") {
+		t.Fatalf("rollbacks older than the window still count: %s", d.Reason)
+	}
+}

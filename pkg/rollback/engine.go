@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -51,6 +50,13 @@ type Status struct {
 	Deployments  []DeploymentView `json:"deployments"`
 	LastRollback *Change          `json:"lastRollback"`
 	KnownBad     []string         `json:"knownBad"`
+	Timeline     []TimelineView   `json:"timeline"` // newest first
+}
+
+// TimelineView is one sighting in a status answer.
+type TimelineView struct {
+	Sighting
+	Bad bool `json:"bad"`
 }
 
 // DeploymentView is one history entry in a status answer, newest first.
@@ -80,21 +86,31 @@ func (r Result) Failed() bool { return r.Outcome == OutcomeFailed }
 type Engine struct {
 	strategy Strategy
 	dryRun   bool
-	log      *slog.Logger
+	guard    Guard
 	now      func() time.Time
 }
 
-// NewEngine builds an Engine. dryRun makes every change a plan; now may be nil (time.Now).
-func NewEngine(s Strategy, dryRun bool, log *slog.Logger, now func() time.Time) *Engine {
-	if now == nil {
-		now = time.Now
-	}
-	return &Engine{strategy: s, dryRun: dryRun, log: log, now: now}
+// Options configure an Engine.
+type Options struct {
+	DryRun bool             // every change becomes a plan; nothing is written
+	Guard  Guard            // zero value: DefaultGuard
+	Now    func() time.Time // nil: time.Now
 }
 
-// Request is one rollback or deploy to consider.
+// NewEngine builds an Engine over a strategy.
+func NewEngine(s Strategy, o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Guard == (Guard{}) {
+		o.Guard = DefaultGuard
+	}
+	return &Engine{strategy: s, dryRun: o.DryRun, guard: o.Guard, now: o.Now}
+}
+
+// Request is one change to consider.
 type Request struct {
-	Action       string // "rollback" or "deploy"
+	Action       string // "rollback", "deploy", "observe" or "clear"
 	DeploymentID string // deploy only
 	Trigger      Trigger
 	DryRun       bool // in addition to the engine's own dry run
@@ -107,24 +123,38 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) Result {
 		Alarm: req.Trigger.Alarm, Incident: req.Trigger.Incident}
 	defer func() { res.DurationMS = float64(e.now().Sub(start).Microseconds()) / 1000 }()
 
-	state, err := e.strategy.Observe(ctx, t)
+	read := e.strategy.Observe
+	if req.Action == "observe" || req.Action == "clear" {
+		read = e.strategy.Peek // the history is not needed, and can be 100 pages
+	}
+	state, err := read(ctx, t)
 	if err != nil {
 		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("read %s: %v", t, err)
 		return res
 	}
 	res.From = state.Live
-	req.Trigger.Now = e.now()
+	req.Trigger.Now, req.Trigger.Guard = e.now(), e.guard
 	var d Decision
 	switch req.Action {
 	case "deploy":
 		d = DecideDeploy(t, state, req.DeploymentID, req.Trigger)
-	default:
+	case "rollback":
 		d = DecideRollback(t, state, req.Trigger)
+	case "observe":
+		d = DecideObserve(t, state, req.Trigger.Now)
+	case "clear":
+		d = DecideClear(t, state, req.Trigger)
+	default:
+		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("unknown action %q", req.Action)
+		return res
 	}
 	res.Reason, res.Rule = d.Reason, d.Plan.Rule
 	switch d.Verdict {
 	case Skip:
 		res.Outcome, res.To = OutcomeSkipped, state.Live
+		if req.Action == "observe" {
+			res.Outcome = OutcomeOK
+		}
 		return res
 	case Fail:
 		res.Outcome = OutcomeFailed
@@ -139,9 +169,13 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) Result {
 		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("%s: %v", d.Reason, err)
 		return res
 	}
-	res.Outcome = OutcomeRolledBack
-	if d.Plan.Kind == KindDeploy {
+	switch d.Plan.Kind {
+	case KindDeploy:
 		res.Outcome = OutcomeDeployed
+	case KindRecord:
+		res.Outcome = OutcomeOK
+	default:
+		res.Outcome = OutcomeRolledBack
 	}
 	return res
 }
@@ -162,8 +196,13 @@ func (e *Engine) Status(ctx context.Context, t target.Target) Result {
 	}
 	res.Outcome, res.From, res.To = OutcomeOK, state.Live, state.Live
 	res.Reason = fmt.Sprintf("%s serves %s; %d deployments in history", t, state.Live, len(history))
+	timeline := make([]TimelineView, 0, len(state.Memory.Timeline))
+	for i := len(state.Memory.Timeline) - 1; i >= 0; i-- {
+		s := state.Memory.Timeline[i]
+		timeline = append(timeline, TimelineView{Sighting: s, Bad: state.Memory.IsBad(s.Deployment)})
+	}
 	res.Status = &Status{Current: state.Live, Canary: state.Canary, Deployments: views,
-		LastRollback: state.Memory.Last, KnownBad: append([]string{}, state.Memory.Bad...)}
+		LastRollback: state.Memory.Last, KnownBad: append([]string{}, state.Memory.Bad...), Timeline: timeline}
 	return res
 }
 

@@ -17,6 +17,8 @@ type Strategy interface {
 	Name() string
 	// Observe reads what is live and the complete deployment history, with Rewind's memory.
 	Observe(ctx context.Context, t target.Target) (State, error)
+	// Peek reads what is live and Rewind's memory, without the history (State.History is nil).
+	Peek(ctx context.Context, t target.Target) (State, error)
 	// Apply carries out a plan in one atomic write where the API allows it: the switch and the
 	// memory that records it land together or not at all.
 	Apply(ctx context.Context, t target.Target, p Plan) error
@@ -57,14 +59,18 @@ const (
 	KindRollback       = "rollback"        // stage moved back to an earlier deployment
 	KindCanaryRollback = "canary-rollback" // canary removed, all traffic back on the stage's deployment
 	KindDeploy         = "deploy"          // stage moved to a deployment a human named
+	KindRecord         = "record"          // only Rewind's memory changes (observe, clear)
 )
 
 // Rules that can choose where a rollback goes.
 const (
 	RuleCanary   = "canary"           // the canary was removed
 	RuleFallback = "pinned-fallback"  // the target's pinned fallback deployment
+	RuleTimeline = "timeline"         // most recent deployment seen live on this target before the live one
 	RulePrevious = "previous-created" // newest deployment created before the live one, not known bad
 	RuleNamed    = "named"            // deploy: the deployment the command named
+	RuleObserved = "observed"         // observe: the live deployment recorded
+	RuleCleared  = "cleared"          // clear: known-bad marks and loop guard reset
 )
 
 // Plan is one decided change.

@@ -57,12 +57,25 @@ func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State
 	}()
 	history, histErr := s.history(ctx, t)
 	wg.Wait()
+	if stageErr == nil && histErr == nil {
+		return s.state(t, stage, history)
+	}
 	if stageErr != nil {
 		return rollback.State{}, fmt.Errorf("stage %s: get stage: %w", t, classify(stageErr))
 	}
-	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.APIID, classify(histErr))
+	return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.APIID, classify(histErr))
+}
+
+// Peek implements rollback.Strategy with GetStage alone.
+func (s *Strategy) Peek(ctx context.Context, t target.Target) (rollback.State, error) {
+	stage, err := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.APIID, StageName: &t.Stage})
+	if err != nil {
+		return rollback.State{}, fmt.Errorf("stage %s: get stage: %w", t, classify(err))
 	}
+	return s.state(t, stage, nil)
+}
+
+func (s *Strategy) state(t target.Target, stage *apigateway.GetStageOutput, history []rollback.Deployment) (rollback.State, error) {
 	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history}
 	if stage.LastUpdatedDate != nil {
 		st.LastUpdated = *stage.LastUpdatedDate
@@ -107,7 +120,7 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 	if p.RemoveCanary {
 		ops = append(ops, types.PatchOperation{Op: types.OpRemove, Path: aws.String("/canarySettings")})
 	}
-	if p.Kind != rollback.KindCanaryRollback {
+	if p.Kind != rollback.KindCanaryRollback && p.Kind != rollback.KindRecord {
 		ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/deploymentId"), Value: aws.String(p.To)})
 	}
 	vars, prior := p.Memory.Encode(), p.Prior.Encode()

@@ -1,0 +1,260 @@
+// Package responder is the Lambda handler: it decodes one invocation, decides which allowed target
+// each alarm or command concerns, runs the rollback engine, logs one line per result and fails the
+// invocation when any result failed (so Lambda retries it and then keeps it on-failure).
+package responder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/event"
+	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// Notifier publishes results somewhere a person reads them. Failing to notify never fails a rollback.
+type Notifier interface {
+	Notify(ctx context.Context, r rollback.Result) error
+}
+
+// Handler answers invocations.
+type Handler struct {
+	cfg      config.Config
+	engine   *rollback.Engine
+	resolver *target.Resolver
+	notifier Notifier
+	log      *slog.Logger
+}
+
+// New builds a Handler; notifier may be nil.
+func New(cfg config.Config, engine *rollback.Engine, resolver *target.Resolver, notifier Notifier, log *slog.Logger) *Handler {
+	return &Handler{cfg: cfg, engine: engine, resolver: resolver, notifier: notifier, log: log}
+}
+
+// Answer is what an event invocation (SNS, EventBridge, alarm action) returns: one result per record.
+type Answer struct {
+	Results []rollback.Result `json:"results"`
+}
+
+// ErrFailed is wrapped by the error of an invocation any of whose results failed.
+var ErrFailed = errors.New("rewind failed")
+
+// deadlineMargin is kept back from Lambda's deadline so a failing call still leaves time to log and
+// return an error, rather than being killed with nothing said.
+const deadlineMargin = 500 * time.Millisecond
+
+// Handle is the Lambda entry point: func(context.Context, json.RawMessage) (any, error).
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
+		defer cancel()
+	}
+	kind, records, err := event.Decode(payload)
+	if err != nil {
+		h.log.WarnContext(ctx, "bad input", "error", err.Error(), "bytes", len(payload))
+		return nil, err
+	}
+	results := make([]rollback.Result, 0, len(records))
+	for _, rec := range records {
+		results = append(results, h.record(ctx, rec)...)
+	}
+	var failed []string
+	for _, r := range results {
+		h.logResult(ctx, r)
+		if r.Failed() {
+			failed = append(failed, fmt.Sprintf("%s: %s", orSource(r), r.Reason))
+		}
+	}
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("%w: %d of %d: %s", ErrFailed, len(failed), len(results), strings.Join(failed, "; "))
+	}
+	if kind == event.KindCommand && len(results) == 1 && results[0].Action != "observe" {
+		return results[0], nil
+	}
+	return Answer{Results: results}, nil
+}
+
+func orSource(r rollback.Result) string {
+	if r.Target != "" {
+		return r.Target
+	}
+	return r.Source
+}
+
+// record handles one record; an observe of every target gives one result per target.
+func (h *Handler) record(ctx context.Context, rec event.Record) []rollback.Result {
+	var rs []rollback.Result
+	switch {
+	case rec.Err != nil:
+		rs = []rollback.Result{{Action: "rollback", Outcome: rollback.OutcomeFailed, Reason: rec.Err.Error()}}
+	case rec.Alarm != nil:
+		rs = []rollback.Result{h.alarm(ctx, *rec.Alarm)}
+	case rec.Command != nil:
+		rs = h.command(ctx, *rec.Command)
+	case rec.Schedule:
+		rs = h.observeAll(ctx, false)
+	default:
+		rs = []rollback.Result{{Action: "none", Outcome: rollback.OutcomeIgnored, Reason: rec.Ignored}}
+	}
+	for i := range rs {
+		r := &rs[i]
+		r.Source = rec.Source
+		r.DryRun = r.DryRun || h.cfg.DryRun
+		if h.notifier != nil && notifiable(*r) {
+			if err := h.notifier.Notify(ctx, *r); err != nil {
+				h.log.WarnContext(ctx, "notify failed; the decision stands", "error", err.Error(), "target", r.Target, "outcome", string(r.Outcome))
+			}
+		}
+	}
+	return rs
+}
+
+// observeAll records what every target serves (the schedule, or "observe" without a target).
+func (h *Handler) observeAll(ctx context.Context, dryRun bool) []rollback.Result {
+	rs := make([]rollback.Result, 0, len(h.cfg.Targets))
+	for _, t := range h.cfg.Targets {
+		rs = append(rs, h.engine.Do(ctx, t, rollback.Request{Action: "observe", DryRun: dryRun, Trigger: rollback.Trigger{By: "schedule"}}))
+	}
+	return rs
+}
+
+// notifiable: decisions that change something, fail, or plan a change; not the routine rest.
+func notifiable(r rollback.Result) bool {
+	switch r.Outcome {
+	case rollback.OutcomeRolledBack, rollback.OutcomeDeployed, rollback.OutcomeFailed, rollback.OutcomePlanned:
+		return true
+	}
+	return false
+}
+
+func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
+	r := rollback.Result{Action: "rollback", Alarm: a.Name, AlarmState: a.State, Incident: a.IncidentKey()}
+	if why := h.foreign(ctx, a); why != "" {
+		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
+		return r
+	}
+	if a.State != "ALARM" {
+		r.Outcome, r.Reason = rollback.OutcomeIgnored, fmt.Sprintf("alarm %s is %s: only a transition to ALARM acts", quote(a.Name), a.State)
+		return r
+	}
+	t, ok, why, err := h.resolver.Resolve(ctx, a.Name, a)
+	if err != nil {
+		r.Outcome, r.Reason = rollback.OutcomeFailed, err.Error()
+		return r
+	}
+	if !ok {
+		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
+		return r
+	}
+	res := h.engine.Do(ctx, t, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
+		By: "alarm", Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}})
+	res.AlarmState = a.State
+	return res
+}
+
+// foreign says why an alarm from another account is ignored, or "" when it may act.
+func (h *Handler) foreign(ctx context.Context, a event.Alarm) string {
+	own := ""
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		own = accountOf(lc.InvokedFunctionArn)
+	}
+	if a.AccountID != "" && (a.AccountID == own || slices.Contains(h.cfg.AllowedAccounts, a.AccountID)) {
+		return ""
+	}
+	if own == "" && len(h.cfg.AllowedAccounts) == 0 {
+		return fmt.Sprintf("alarm %s: cannot tell this function's account (no invoked function ARN) and ALLOWED_ACCOUNTS is empty", quote(a.Name))
+	}
+	return fmt.Sprintf("alarm %s is from account %s; this function runs in %s and ALLOWED_ACCOUNTS does not name it",
+		quote(a.Name), quote(a.AccountID), orUnknown(own))
+}
+
+// accountOf reads the account of an ARN: arn:partition:service:region:account:resource.
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return ""
+	}
+	return parts[4]
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown account"
+	}
+	return s
+}
+
+func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Result {
+	dryRun := c.DryRun != nil && *c.DryRun
+	if c.Action == "observe" && c.Target == "" {
+		return h.observeAll(ctx, dryRun)
+	}
+	t, err := h.commandTarget(c)
+	if err != nil {
+		return []rollback.Result{{Action: c.Action, Outcome: rollback.OutcomeFailed, Reason: err.Error()}}
+	}
+	switch c.Action {
+	case "status":
+		return []rollback.Result{h.engine.Status(ctx, t)}
+	case "rollback", "deploy", "observe", "clear":
+		return []rollback.Result{h.engine.Do(ctx, t, rollback.Request{Action: c.Action, DeploymentID: c.DeploymentID,
+			DryRun: dryRun, Trigger: rollback.Trigger{By: "manual", Force: c.Force}})}
+	}
+	return []rollback.Result{{Action: c.Action, Target: t.String(), Outcome: rollback.OutcomeFailed,
+		Reason: fmt.Sprintf("unknown action %s", quote(c.Action))}}
+}
+
+// commandTarget finds the command's target in the allow-list; force never widens it.
+func (h *Handler) commandTarget(c event.Command) (target.Target, error) {
+	if c.Target == "" {
+		if len(h.cfg.Targets) == 1 {
+			return h.cfg.Targets[0], nil
+		}
+		return target.Target{}, fmt.Errorf("%d targets are configured: name one with \"target\" (one of %s)", len(h.cfg.Targets), list(h.cfg.Targets))
+	}
+	t, ok := target.Find(h.cfg.Targets, c.Target)
+	if !ok {
+		return target.Target{}, fmt.Errorf("target %s is not in TARGETS (%s)", quote(c.Target), list(h.cfg.Targets))
+	}
+	return t, nil
+}
+
+func list(ts []target.Target) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func (h *Handler) logResult(ctx context.Context, r rollback.Result) {
+	level := slog.LevelInfo
+	switch r.Outcome {
+	case rollback.OutcomeFailed:
+		level = slog.LevelError
+	case rollback.OutcomeRolledBack, rollback.OutcomeDeployed:
+		level = slog.LevelWarn // a production change: stands out in the logs
+	}
+	h.log.Log(ctx, level, "decision", "action", r.Action, "target", r.Target, "outcome", string(r.Outcome),
+		"from", r.From, "to", r.To, "reason", r.Reason, "rule", r.Rule, "dryRun", r.DryRun, "alarm", r.Alarm,
+		"alarmState", r.AlarmState, "incident", r.Incident, "source", r.Source, "durationMs", r.DurationMS)
+}
+
+// quote bounds and escapes untrusted text for answers and logs.
+func quote(s string) string {
+	const max = 128
+	if len(s) > max {
+		return fmt.Sprintf("%q…", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
+}
