@@ -9,11 +9,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rewind-sre/rewind/pkg/config"
 )
 
 // ConfigEnv is every environment variable Rewind's Go config reads; the function must set each one.
-// (To be linked to the config package once it exports its list.)
-var ConfigEnv = []string{"TARGETS", "DRY_RUN", "ALARM_TARGETS", "ALLOWED_ACCOUNTS", "LOG_LEVEL", "NOTIFY_TOPIC_ARN"}
+var ConfigEnv = config.Env
 
 // The names the template's safety properties hang on.
 const (
