@@ -55,7 +55,10 @@ func main() {
 	if cfg.NotifyTopicARN != "" {
 		notifier = notify.New(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	}
-	h := responder.New(cfg, engine, resolver, notifier, log)
+	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, notifier, log)
+	if err != nil {
+		fail("configuration", err)
+	}
 
 	log.Info("ready", "targets", len(cfg.Targets), "dryRun", cfg.DryRun, "region", awsCfg.Region)
 	lambda.Start(h.Handle)

@@ -29,15 +29,29 @@ type Notifier interface {
 // Handler answers invocations.
 type Handler struct {
 	cfg      config.Config
-	engine   *rollback.Engine
+	engines  Engines
 	resolver *target.Resolver
 	notifier Notifier
 	log      *slog.Logger
 }
 
-// New builds a Handler; notifier may be nil.
-func New(cfg config.Config, engine *rollback.Engine, resolver *target.Resolver, notifier Notifier, log *slog.Logger) *Handler {
-	return &Handler{cfg: cfg, engine: engine, resolver: resolver, notifier: notifier, log: log}
+// Engines holds one engine per kind of target (each over its own strategy).
+type Engines map[target.Kind]*rollback.Engine
+
+// New builds a Handler; notifier may be nil. Every configured target's kind must have an engine:
+// a target nobody can move is a configuration error, found at init rather than during an incident.
+func New(cfg config.Config, engines Engines, resolver *target.Resolver, notifier Notifier, log *slog.Logger) (*Handler, error) {
+	for _, t := range cfg.Targets {
+		if engines[t.Kind] == nil {
+			return nil, fmt.Errorf("target %s: no strategy for kind %q", t, t.Kind)
+		}
+	}
+	return &Handler{cfg: cfg, engines: engines, resolver: resolver, notifier: notifier, log: log}, nil
+}
+
+// do runs one request on the engine for the target's kind.
+func (h *Handler) do(ctx context.Context, t target.Target, req rollback.Request) rollback.Result {
+	return h.engines[t.Kind].Do(ctx, t, req)
 }
 
 // Answer is what an event invocation (SNS, EventBridge, alarm action) returns: one result per record.
@@ -123,7 +137,7 @@ func (h *Handler) record(ctx context.Context, rec event.Record) []rollback.Resul
 func (h *Handler) observeAll(ctx context.Context, dryRun bool) []rollback.Result {
 	rs := make([]rollback.Result, 0, len(h.cfg.Targets))
 	for _, t := range h.cfg.Targets {
-		rs = append(rs, h.engine.Do(ctx, t, rollback.Request{Action: "observe", DryRun: dryRun, Trigger: rollback.Trigger{By: "schedule"}}))
+		rs = append(rs, h.do(ctx, t, rollback.Request{Action: "observe", DryRun: dryRun, Trigger: rollback.Trigger{By: "schedule"}}))
 	}
 	return rs
 }
@@ -156,7 +170,7 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
 		return r
 	}
-	res := h.engine.Do(ctx, t, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
+	res := h.do(ctx, t, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
 		By: "alarm", Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}})
 	res.AlarmState = a.State
 	return res
@@ -205,9 +219,9 @@ func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Resul
 	}
 	switch c.Action {
 	case "status":
-		return []rollback.Result{h.engine.Status(ctx, t)}
+		return []rollback.Result{h.engines[t.Kind].Status(ctx, t)}
 	case "rollback", "deploy", "observe", "clear":
-		return []rollback.Result{h.engine.Do(ctx, t, rollback.Request{Action: c.Action, DeploymentID: c.DeploymentID,
+		return []rollback.Result{h.do(ctx, t, rollback.Request{Action: c.Action, DeploymentID: c.DeploymentID,
 			DryRun: dryRun, Trigger: rollback.Trigger{By: "manual", Force: c.Force}})}
 	}
 	return []rollback.Result{{Action: c.Action, Target: t.String(), Outcome: rollback.OutcomeFailed,
