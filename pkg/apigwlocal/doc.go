@@ -1,0 +1,20 @@
+// Package apigwlocal is a local Amazon API Gateway (REST APIs, v1) in pure Go: the test double that
+// everything Rewind sends over the wire is tested against.
+//
+// The control plane (*Server, an http.Handler) speaks the same REST-JSON the real service does, so
+// the real aws-sdk-go-v2 apigateway client, and the AWS CLI, can be pointed at it with BaseEndpoint
+// or AWS_ENDPOINT_URL_API_GATEWAY and cannot tell the difference for the operations it implements:
+// GetRestApis, GetRestApi, CreateRestApi, GetDeployments, GetDeployment, CreateDeployment,
+// GetStages, GetStage, CreateStage, UpdateStage, DeleteStage, TagResource, UntagResource, GetTags.
+//
+// On top of the wire it offers what a test needs and AWS does not: a Go API to arrange state
+// (CreateRestAPI, CreateDeployment, CreateStage, SetDeploymentID) and read it back (Stage), fault
+// injection per operation (throttles, 5xx, lost responses, reset connections, slow answers), the
+// account's request-rate quota, and a record of every call (Calls, Writes).
+//
+// DataPlane serves a stage's traffic from the http.Handler attached to its live deployment, with
+// canary traffic split, so a demo can show a rollback changing what users get.
+//
+// Where AWS behaviour is mirrored, the comment next to it says where it was checked; where it
+// could not be checked, the comment says so too.
+package apigwlocal

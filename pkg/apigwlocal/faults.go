@@ -1,0 +1,255 @@
+package apigwlocal
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Fault is a misbehaviour to inject into calls of one operation.
+type Fault struct {
+	// Status answers with this HTTP status and AWS's error for it (429 TooManyRequestsException,
+	// 409 ConflictException, 500, 502, 503, ...). 0 answers normally (useful with Delay alone).
+	Status int
+	// Reset hijacks the TCP connection and closes it with a reset, sending nothing: the client sees a
+	// transport error. It needs a real connection (httptest.NewServer or Start), not a recorder.
+	Reset bool
+	// Delay holds the answer back this long; a client that gives up first just goes away, and a
+	// write that had not been applied yet is then not applied at all.
+	Delay time.Duration
+	// Times is how many consecutive calls of the operation the fault affects; 0 means 1.
+	Times int
+	// AfterApply first carries the call out (a write changes the stage), then delays, fails or
+	// resets: the response is lost although the change happened. For reads it makes no difference.
+	AfterApply bool
+}
+
+type queuedFault struct {
+	Fault
+	left int
+}
+
+// describe names the fault for Call.Fault.
+func (f Fault) describe() string {
+	var parts []string
+	if f.Delay > 0 {
+		parts = append(parts, "delay="+f.Delay.String())
+	}
+	if f.Reset {
+		parts = append(parts, "reset")
+	} else if f.Status != 0 {
+		parts = append(parts, fmt.Sprintf("status=%d", f.Status))
+	}
+	if f.AfterApply {
+		parts = append(parts, "after-apply")
+	}
+	if len(parts) == 0 {
+		return "noop"
+	}
+	return strings.Join(parts, ",")
+}
+
+// outcome names a fault that settled the response with status (0: nothing was sent).
+func (f Fault) outcome(status int) string {
+	if status == 0 && !f.Reset {
+		// Only a client that went away during the delay leaves a fault without an answer.
+		return f.describe() + ",canceled"
+	}
+	return f.describe()
+}
+
+// AnyOperation as the op of InjectFault matches every operation.
+const AnyOperation = "*"
+
+// InjectFault queues f for op, an SDK operation name such as "GetStage" or "UpdateStage", or "*"
+// for any operation. Faults for an operation are used first-in first-out, each for f.Times calls;
+// faults for the operation itself come before faults for "*".
+func (s *Server) InjectFault(op string, f Fault) {
+	n := f.Times
+	if n <= 0 {
+		n = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[op] = append(s.faults[op], &queuedFault{Fault: f, left: n})
+}
+
+// ClearFaults drops every queued fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+}
+
+func (s *Server) takeFault(op string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, key := range []string{op, AnyOperation} {
+		q := s.faults[key]
+		if len(q) == 0 {
+			continue
+		}
+		f := q[0]
+		if f.left--; f.left == 0 {
+			s.faults[key] = q[1:]
+		}
+		return f.Fault, true
+	}
+	return Fault{}, false
+}
+
+// fire carries out a fault's delay and failure. done reports that the response is settled (sent,
+// reset, or abandoned because the client went away) with the status sent, 0 for none.
+func (s *Server) fire(ctx context.Context, w http.ResponseWriter, reqID string, f Fault) (status int, done bool) {
+	if f.Delay > 0 && !sleep(ctx, f.Delay) {
+		return 0, true
+	}
+	switch {
+	case f.Reset:
+		resetConnection(w)
+		return 0, true
+	case f.Status != 0:
+		writeError(w, reqID, faultError(f.Status))
+		return f.Status, true
+	}
+	return 0, false
+}
+
+// resetConnection takes the connection from net/http and closes it with SO_LINGER 0, so the peer
+// gets a TCP RST ("connection reset by peer") instead of any response. Where the connection cannot
+// be hijacked (HTTP/2, a recorder), it aborts the handler, which net/http turns into a broken
+// connection or stream.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// SetLatency adds d to every control-plane call before it is handled; a client that gives up first
+// leaves without an answer. 0 removes it.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+func (s *Server) currentLatency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latency
+}
+
+// SetRateLimit applies a token bucket to all control-plane calls together, like the account-level
+// API Gateway management quota (AWS documents 10 requests per second with a burst of 40 for most
+// operations). Calls beyond it are answered 429 TooManyRequestsException. rps <= 0 removes the
+// limit, which is the default. The bucket starts full.
+func (s *Server) SetRateLimit(rps float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rps <= 0 {
+		s.limiter = nil
+		return
+	}
+	b := float64(max(burst, 1))
+	s.limiter = &tokenBucket{rate: rps, burst: b, tokens: b, last: time.Now()}
+}
+
+func (s *Server) allow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limiter == nil || s.limiter.take(time.Now())
+}
+
+// tokenBucket runs on the real (monotonic) clock: a frozen Options.Now would otherwise never let it
+// refill.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Call is one control-plane call as the server saw it.
+type Call struct {
+	// Op is the SDK operation name, or UnknownOperation.
+	Op string
+	// Status is the HTTP status sent; 0 if none was (a reset, a client that went away, or a call
+	// still in flight).
+	Status int
+	// At is when the call arrived, by Options.Now.
+	At time.Time
+	// Fault names what was injected ("status=429", "reset", "delay=2s,status=500,after-apply",
+	// "ratelimit", ...); empty for a normal call.
+	Fault string
+}
+
+func (s *Server) beginCall(op string) *Call {
+	c := &Call{Op: op, At: s.now()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
+	return c
+}
+
+func (s *Server) endCall(c *Call, status int, fault string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.Status, c.Fault = status, fault
+}
+
+// Calls returns a copy of the calls so far, in the order they arrived.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Call, len(s.calls))
+	for i, c := range s.calls {
+		out[i] = *c
+	}
+	return out
+}
+
+// CallCount returns how many calls of op arrived ("*" or "" counts all), faulted ones included.
+func (s *Server) CallCount(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if op == "" || op == AnyOperation || c.Op == op {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCalls forgets the calls so far and sets Writes back to zero.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+	s.writes = 0
+}
+
+// Writes returns how many control-plane calls changed state and were applied (CreateRestApi,
+// CreateDeployment, CreateStage, UpdateStage, DeleteStage, TagResource, UntagResource), including
+// those whose response an AfterApply fault then lost. The Go API's setup calls are not counted.
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}

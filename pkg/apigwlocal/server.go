@@ -1,0 +1,237 @@
+package apigwlocal
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Region is used in ARNs; default "us-east-1".
+	Region string
+	// AccountID is used in error messages, as AWS does; default "123456789012".
+	AccountID string
+	// Now is the clock for every date the server hands out; nil means time.Now. Latency, fault
+	// delays and the rate limiter use real time regardless, since they sleep.
+	Now func() time.Time
+}
+
+// Server is a local API Gateway. Its ServeHTTP is the control plane (apigateway.{region}.amazonaws.com);
+// DataPlane returns an API's data plane ({api}.execute-api.{region}.amazonaws.com). It is safe for
+// concurrent use.
+type Server struct {
+	region, account string
+	now             func() time.Time
+
+	mu      sync.Mutex
+	apis    map[string]*apiState
+	faults  map[string][]*queuedFault
+	latency time.Duration
+	limiter *tokenBucket
+	calls   []*Call
+	writes  int
+}
+
+// New returns an empty local API Gateway.
+func New(opts Options) *Server {
+	s := &Server{
+		region:  opts.Region,
+		account: opts.AccountID,
+		now:     opts.Now,
+		apis:    map[string]*apiState{},
+		faults:  map[string][]*queuedFault{},
+	}
+	if s.region == "" {
+		s.region = "us-east-1"
+	}
+	if s.account == "" {
+		s.account = "123456789012"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// routes maps the REST paths of the service model (the @http traits in service/apigateway's
+// schemas) to operation names, which are also the names faults and Calls use.
+var routes = []route{
+	{"GET", "/restapis", "GetRestApis", (*Server).getRestAPIs},
+	{"POST", "/restapis", "CreateRestApi", (*Server).createRestAPI},
+	{"GET", "/restapis/{restApiId}", "GetRestApi", (*Server).getRestAPI},
+	{"GET", "/restapis/{restApiId}/deployments", "GetDeployments", (*Server).getDeployments},
+	{"POST", "/restapis/{restApiId}/deployments", "CreateDeployment", (*Server).createDeployment},
+	{"GET", "/restapis/{restApiId}/deployments/{deploymentId}", "GetDeployment", (*Server).getDeployment},
+	{"GET", "/restapis/{restApiId}/stages", "GetStages", (*Server).getStages},
+	{"POST", "/restapis/{restApiId}/stages", "CreateStage", (*Server).createStage},
+	{"GET", "/restapis/{restApiId}/stages/{stageName}", "GetStage", (*Server).getStage},
+	{"PATCH", "/restapis/{restApiId}/stages/{stageName}", "UpdateStage", (*Server).updateStage},
+	{"DELETE", "/restapis/{restApiId}/stages/{stageName}", "DeleteStage", (*Server).deleteStage},
+	{"GET", "/tags/{resourceArn}", "GetTags", (*Server).getTags},
+	{"PUT", "/tags/{resourceArn}", "TagResource", (*Server).tagResource},
+	{"DELETE", "/tags/{resourceArn}", "UntagResource", (*Server).untagResource},
+}
+
+type route struct {
+	method, pattern, op string
+	fn                  opFunc
+}
+
+// match reports whether r is a call of rt and, if so, sets its {labels} as path values. It works on
+// the escaped path, one segment per label, the way the SDK builds it: a resource ARN, whose slashes
+// the SDK percent-encodes, stays one label; "." and ".." are labels like any other (and fail id
+// validation), never path navigation. ServeMux is not used because it redirects such paths.
+func (rt route) match(r *http.Request) bool {
+	if r.Method != rt.method {
+		return false
+	}
+	want := strings.Split(rt.pattern[1:], "/")
+	got := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	if len(got) != len(want) {
+		return false
+	}
+	values := make(map[string]string, 2)
+	for i, w := range want {
+		if name, ok := strings.CutPrefix(w, "{"); ok {
+			v, err := url.PathUnescape(got[i])
+			if err != nil || v == "" {
+				return false
+			}
+			values[strings.TrimSuffix(name, "}")] = v
+		} else if got[i] != w {
+			return false
+		}
+	}
+	for k, v := range values {
+		r.SetPathValue(k, v)
+	}
+	return true
+}
+
+// opFunc runs one operation. It returns the success reply or the error to send; the caller writes
+// either, after any fault has had its say.
+type opFunc func(s *Server, w http.ResponseWriter, r *http.Request) (reply, *Error)
+
+type reply struct {
+	status int
+	body   any // nil: no body
+}
+
+// ServeHTTP serves the control plane. Authorization is ignored: any SigV4 signature is accepted.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, rt := range routes {
+		if rt.match(r) {
+			s.serveOp(w, r, rt.op, rt.fn)
+			return
+		}
+	}
+	s.serveUnknown(w, r)
+}
+
+// UnknownOperation is the Op that Calls records for a request no operation matches.
+const UnknownOperation = "UnknownOperation"
+
+// serveUnknown answers a path or method this server does not implement with a 404, as AWS does for a
+// path no operation has. The exact code and message AWS sends could not be checked.
+func (s *Server) serveUnknown(w http.ResponseWriter, r *http.Request) {
+	c := s.beginCall(UnknownOperation)
+	writeError(w, newRequestID(), &Error{Status: http.StatusNotFound, Code: "UnknownOperationException",
+		Message: "Unknown operation " + r.Method + " " + r.URL.EscapedPath()})
+	s.endCall(c, http.StatusNotFound, "")
+}
+
+// serveOp is every operation's path through the server: latency, the rate limiter, a pre-apply
+// fault, the operation, an after-apply fault, the response.
+func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, op string, fn opFunc) {
+	reqID := newRequestID()
+	ctx := r.Context()
+	c := s.beginCall(op)
+
+	if d := s.currentLatency(); d > 0 && !sleep(ctx, d) {
+		s.endCall(c, 0, "latency,canceled")
+		return
+	}
+	if !s.allow() {
+		writeError(w, reqID, faultError(http.StatusTooManyRequests))
+		s.endCall(c, http.StatusTooManyRequests, "ratelimit")
+		return
+	}
+	f, faulted := s.takeFault(op)
+	if faulted && !f.AfterApply {
+		if status, done := s.fire(ctx, w, reqID, f); done {
+			s.endCall(c, status, f.outcome(status))
+			return
+		}
+	}
+	rep, apiErr := fn(s, w, r)
+	if faulted && f.AfterApply {
+		if status, done := s.fire(ctx, w, reqID, f); done {
+			s.endCall(c, status, f.outcome(status))
+			return
+		}
+	}
+	desc := ""
+	if faulted {
+		desc = f.describe()
+	}
+	if apiErr != nil {
+		writeError(w, reqID, apiErr)
+		s.endCall(c, apiErr.Status, desc)
+		return
+	}
+	writeJSON(w, reqID, rep.status, rep.body)
+	s.endCall(c, rep.status, desc)
+}
+
+// sleep waits for d or until ctx ends (the client gave up or went away), reporting whether the
+// whole of d passed. The timer is stopped either way, so nothing outlives the request.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Start serves the control plane on addr ("" means 127.0.0.1:0, a free loopback port) until stop is
+// called, and returns its base URL. stop shuts the server down gracefully within ctx, then closes
+// what is left; it waits for the serving goroutine to end and may be called more than once.
+func (s *Server) Start(addr string) (url string, stop func(ctx context.Context) error, err error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	var (
+		once    sync.Once
+		stopErr error
+	)
+	stop = func(ctx context.Context) error {
+		once.Do(func() {
+			stopErr = srv.Shutdown(ctx)
+			if stopErr != nil {
+				_ = srv.Close()
+			}
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) && stopErr == nil {
+				stopErr = err
+			}
+		})
+		return stopErr
+	}
+	return "http://" + ln.Addr().String(), stop, nil
+}
