@@ -24,7 +24,7 @@ type Command struct {
 }
 
 // KnownActions lists the actions a Command may name.
-var KnownActions = []string{"status", "rollback", "deploy"}
+var KnownActions = []string{"status", "rollback", "deploy", "observe", "clear"}
 
 // MaxReasonBytes bounds Command.Reason.
 const MaxReasonBytes = 256
