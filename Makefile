@@ -6,21 +6,40 @@ BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 # sam build sets ARTIFACTS_DIR; a plain `make build` puts bootstrap in bin/.
 ARTIFACTS_DIR ?= bin
 STACK_NAME ?= rewind
+FUZZTIME ?= 20s
+SCHEDULES ?= 20000
 
 .DEFAULT_GOAL := help
-.PHONY: help build build-ResponderFunction test lint deploy
+.PHONY: help demo build build-ResponderFunction test fuzz soak bench lint deploy
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build the Lambda bootstrap (linux/$(GOARCH_LAMBDA)) into $(ARTIFACTS_DIR)/bootstrap
+demo: ## The seed's incident locally, no AWS account: broken release, alarm, the real bootstrap rolls back
+	$(GO) run ./pkg/demo/cmd/rewind-demo $(DEMO_FLAGS)
+
+build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64) into bin/bootstrap
 	mkdir -p $(ARTIFACTS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/responder
 
 build-ResponderFunction: build ## What `sam build` calls (BuildMethod: makefile)
 
-test: ## Run every test (unit, wire, end-to-end); what CI runs
+test: ## Run every test (unit, wire, end-to-end, awscli, moto_server); what CI runs
 	$(GO) test -race -count=1 ./...
+
+fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+soak: ## The randomized schedule test with SCHEDULES schedules (default 20000)
+	REWIND_SCHEDULES=$(SCHEDULES) $(GO) test -count=1 -run 'Schedules' -timeout 60m ./...
+
+bench: ## Benchmarks (benchstat) and process-level figures, printed as one markdown table
+	$(GO) run ./pkg/bench/cmd/rewind-bench
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
