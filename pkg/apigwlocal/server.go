@@ -1,8 +1,10 @@
 package apigwlocal
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -152,6 +154,17 @@ func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, op string, fn o
 	reqID := newRequestID()
 	ctx := r.Context()
 	c := s.beginCall(op)
+
+	// Read the whole body first: net/http only notices that a client went away (and cancels ctx)
+	// once the body has been consumed, and the waits below must end when the client gives up.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		apiErr := errBadRequest("Could not read the request body: %v", err)
+		writeError(w, reqID, apiErr)
+		s.endCall(c, apiErr.Status, "")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 
 	if d := s.currentLatency(); d > 0 && !sleep(ctx, d) {
 		s.endCall(c, 0, "latency,canceled")
