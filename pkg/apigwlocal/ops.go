@@ -12,7 +12,7 @@ import (
 // lock once, so it sees and changes a consistent store, and builds its reply from copies, since the
 // reply is marshalled after the lock is released.
 
-func (s *Server) getRestAPIs(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) getRestAPIs(r *http.Request) (reply, *Error) {
 	limit, after, err := pageArgs(r)
 	if err != nil {
 		return reply{}, err
@@ -40,7 +40,7 @@ func (a *apiState) toJSON() restAPIJSON {
 	}
 }
 
-func (s *Server) getRestAPI(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) getRestAPI(r *http.Request) (reply, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.apiLocked(r.PathValue("restApiId"))
@@ -50,9 +50,9 @@ func (s *Server) getRestAPI(_ http.ResponseWriter, r *http.Request) (reply, *Err
 	return reply{http.StatusOK, a.toJSON()}, nil
 }
 
-func (s *Server) createRestAPI(w http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) createRestAPI(r *http.Request) (reply, *Error) {
 	var in createRestAPIInput
-	if err := readJSON(w, r, &in); err != nil {
+	if err := readJSON(r, &in); err != nil {
 		return reply{}, err
 	}
 	if strings.TrimSpace(in.Name) == "" {
@@ -68,7 +68,7 @@ func (s *Server) createRestAPI(w http.ResponseWriter, r *http.Request) (reply, *
 	return reply{http.StatusCreated, a.toJSON()}, nil
 }
 
-func (s *Server) getDeployments(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) getDeployments(r *http.Request) (reply, *Error) {
 	limit, after, err := pageArgs(r)
 	if err != nil {
 		return reply{}, err
@@ -93,7 +93,7 @@ func (d *deployment) toJSON() deploymentJSON {
 	return deploymentJSON{ID: d.ID, Description: d.Description, CreatedDate: epoch(d.CreatedDate)}
 }
 
-func (s *Server) getDeployment(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) getDeployment(r *http.Request) (reply, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.apiLocked(r.PathValue("restApiId"))
@@ -116,9 +116,9 @@ func (s *Server) getDeployment(_ http.ResponseWriter, r *http.Request) (reply, *
 //     which is an error: a canary-enabled stage only takes canary deployments;
 //   - canarySettings: the stage must exist; the new deployment becomes the canary's, and the
 //     stage's own deployment stays.
-func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) createDeployment(r *http.Request) (reply, *Error) {
 	var in createDeploymentInput
-	if err := readJSON(w, r, &in); err != nil {
+	if err := readJSON(r, &in); err != nil {
 		return reply{}, err
 	}
 	if err := checkVariables(in.Variables); err != nil {
@@ -211,7 +211,7 @@ func deployToStage(st *stageState, in createDeploymentInput) {
 	}
 }
 
-func (s *Server) getStages(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) getStages(r *http.Request) (reply, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.apiLocked(r.PathValue("restApiId"))
@@ -253,7 +253,7 @@ func (st *Stage) toJSON() stageJSON {
 	return out
 }
 
-func (s *Server) getStage(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) getStage(r *http.Request) (reply, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, st, err := s.stageLocked(r.PathValue("restApiId"), r.PathValue("stageName"))
@@ -263,9 +263,9 @@ func (s *Server) getStage(_ http.ResponseWriter, r *http.Request) (reply, *Error
 	return reply{http.StatusOK, st.toJSON()}, nil
 }
 
-func (s *Server) createStage(w http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) createStage(r *http.Request) (reply, *Error) {
 	var in createStageInput
-	if err := readJSON(w, r, &in); err != nil {
+	if err := readJSON(r, &in); err != nil {
 		return reply{}, err
 	}
 	spec := StageSpec{Name: in.StageName, DeploymentID: in.DeploymentID, Description: in.Description, Variables: in.Variables, Tags: in.Tags}
@@ -289,7 +289,7 @@ func (s *Server) createStage(w http.ResponseWriter, r *http.Request) (reply, *Er
 	return reply{http.StatusCreated, st.toJSON()}, nil
 }
 
-func (s *Server) deleteStage(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) deleteStage(r *http.Request) (reply, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, st, err := s.stageLocked(r.PathValue("restApiId"), r.PathValue("stageName"))
@@ -299,96 +299,4 @@ func (s *Server) deleteStage(_ http.ResponseWriter, r *http.Request) (reply, *Er
 	delete(a.stages, st.Name)
 	s.writes++
 	return reply{status: http.StatusAccepted}, nil
-}
-
-// Tags.
-
-// taggable resolves a resource ARN to the tags of the API or stage it names. The forms are the
-// ones the API reference gives for API Gateway resources:
-// arn:aws:apigateway:{region}::/restapis/{id} and arn:aws:apigateway:{region}::/restapis/{id}/stages/{stage}.
-// The error for a malformed ARN is AWS's wording as far as it could be found; not checked.
-func (s *Server) taggable(arn string) (*map[string]string, *Error) {
-	bad := errBadRequest("Invalid ARN specified in the request: %s", arn)
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "apigateway" || parts[3] != s.region || parts[4] != "" {
-		return nil, bad
-	}
-	seg := strings.Split(parts[5], "/")
-	if len(seg) < 3 || seg[0] != "" || seg[1] != "restapis" {
-		return nil, bad
-	}
-	a, err := s.apiLocked(seg[2])
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case len(seg) == 3:
-		return &a.tags, nil
-	case len(seg) == 5 && seg[3] == "stages":
-		st, ok := a.stages[seg[4]]
-		if !validStageName(seg[4]) || !ok {
-			return nil, errNoStage
-		}
-		return &st.Tags, nil
-	}
-	return nil, bad
-}
-
-func (s *Server) getTags(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tags, err := s.taggable(r.PathValue("resourceArn"))
-	if err != nil {
-		return reply{}, err
-	}
-	out := tagsJSON{Tags: maps.Clone(*tags)}
-	if out.Tags == nil {
-		out.Tags = map[string]string{}
-	}
-	return reply{http.StatusOK, out}, nil
-}
-
-func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) (reply, *Error) {
-	var in tagsJSON
-	if err := readJSON(w, r, &in); err != nil {
-		return reply{}, err
-	}
-	if err := checkTags(in.Tags); err != nil {
-		return reply{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tags, err := s.taggable(r.PathValue("resourceArn"))
-	if err != nil {
-		return reply{}, err
-	}
-	merged := maps.Clone(*tags)
-	if merged == nil {
-		merged = map[string]string{}
-	}
-	maps.Copy(merged, in.Tags)
-	if len(merged) > maxTags {
-		return reply{}, errBadRequest("Too many tags: a resource can have at most %d tags", maxTags)
-	}
-	*tags = merged
-	s.writes++
-	return reply{status: http.StatusNoContent}, nil
-}
-
-func (s *Server) untagResource(_ http.ResponseWriter, r *http.Request) (reply, *Error) {
-	keys := r.URL.Query()["tagKeys"]
-	if len(keys) == 0 {
-		return reply{}, errBadRequest("tagKeys must be specified")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tags, err := s.taggable(r.PathValue("resourceArn"))
-	if err != nil {
-		return reply{}, err
-	}
-	for _, k := range keys {
-		delete(*tags, k)
-	}
-	s.writes++
-	return reply{status: http.StatusNoContent}, nil
 }

@@ -35,9 +35,9 @@ import (
 // percentTraffic and keeps serving its share of the traffic. A rollback that must stop the canary's
 // traffic has to remove /canarySettings (or zero its percentTraffic) in the same call. A plain
 // replace, as opposed to the documented copy, was not observed against AWS directly.
-func (s *Server) updateStage(w http.ResponseWriter, r *http.Request) (reply, *Error) {
+func (s *Server) updateStage(r *http.Request) (reply, *Error) {
 	var in updateStageInput
-	if err := readJSON(w, r, &in); err != nil {
+	if err := readJSON(r, &in); err != nil {
 		return reply{}, err
 	}
 	s.mu.Lock()

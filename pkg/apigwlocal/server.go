@@ -118,7 +118,7 @@ func (rt route) match(r *http.Request) bool {
 
 // opFunc runs one operation. It returns the success reply or the error to send; the caller writes
 // either, after any fault has had its say.
-type opFunc func(s *Server, w http.ResponseWriter, r *http.Request) (reply, *Error)
+type opFunc func(s *Server, r *http.Request) (reply, *Error)
 
 type reply struct {
 	status int
@@ -182,7 +182,7 @@ func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, op string, fn o
 			return
 		}
 	}
-	rep, apiErr := fn(s, w, r)
+	rep, apiErr := fn(s, r)
 	if faulted && f.AfterApply {
 		if status, done := s.fire(ctx, w, reqID, f); done {
 			s.endCall(c, status, f.outcome(status))

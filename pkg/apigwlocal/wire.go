@@ -297,11 +297,10 @@ type createStageInput struct {
 // maxBody bounds a request body; API Gateway's own bodies for these operations are tiny.
 const maxBody = 1 << 20
 
-// readJSON decodes the request body into v. An empty body is an empty object, as for the SDK's
-// input structures with no members set.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) *Error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	if err := dec.Decode(v); err != nil {
+// readJSON decodes the request body (already read and bounded by serveOp) into v. An empty body
+// is an empty object, as for the SDK's input structures with no members set.
+func readJSON(r *http.Request, v any) *Error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
