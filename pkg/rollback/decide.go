@@ -77,7 +77,7 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 			t, s.Live, last.By, last.Kind, last.At.UTC().Format(time.RFC3339), orNone(last.Alarm))
 	}
 	if tr.By == "alarm" && !tr.Force && !tr.AlarmTime.IsZero() {
-		if wentLive := liveSince(s); tr.AlarmTime.Before(wentLive) {
+		if wentLive := liveSince(s); tr.AlarmTime.Add(staleTolerance).Before(wentLive) {
 			return skip("alarm %s changed state at %s, before %s changed at %s (live deployment %s): stale notification",
 				tr.Alarm, tr.AlarmTime.UTC().Format(time.RFC3339Nano), t, wentLive.UTC().Format(time.RFC3339Nano), s.Live)
 		}
@@ -230,6 +230,10 @@ func SortNewestFirst(h []Deployment) {
 		return cmp.Compare(b.ID, a.ID)
 	})
 }
+
+// staleTolerance absorbs clock skew between CloudWatch and API Gateway and the whole-second dates the
+// control plane reports; a notification from before a deployment is minutes old, not a second.
+const staleTolerance = time.Second
 
 // liveSince is when the live deployment went live, as well as Rewind can tell: the timeline's sighting
 // when it has one; otherwise not before the deployment was created, and not before the stage last

@@ -287,3 +287,16 @@ func TestLoopGuard(t *testing.T) {
 		t.Fatalf("rollbacks older than the window still count: %s", d.Reason)
 	}
 }
+
+func TestStaleToleratesClockSkewOfASecond(t *testing.T) {
+	s := State{Live: "dep4", LastUpdated: at(40), History: history()}
+	tr := alarmAt(40, "inc1")
+	tr.AlarmTime = at(40).Add(-800 * time.Millisecond) // CloudWatch's clock a little behind API Gateway's
+	if d := DecideRollback(prod, s, tr); d.Verdict != Act {
+		t.Fatalf("sub-second skew judged stale: %s", d.Reason)
+	}
+	tr.AlarmTime = at(40).Add(-2 * time.Second)
+	if d := DecideRollback(prod, s, tr); d.Verdict != Skip {
+		t.Fatalf("an alarm two seconds before the change is stale: %+v", d)
+	}
+}
