@@ -52,15 +52,6 @@ func (f Fault) describe() string {
 	return strings.Join(parts, ",")
 }
 
-// outcome names a fault that settled the response with status (0: nothing was sent).
-func (f Fault) outcome(status int) string {
-	if status == 0 && !f.Reset {
-		// Only a client that went away during the delay leaves a fault without an answer.
-		return f.describe() + ",canceled"
-	}
-	return f.describe()
-}
-
 // AnyOperation as the op of InjectFault matches every operation.
 const AnyOperation = "*"
 
@@ -101,21 +92,22 @@ func (s *Server) takeFault(op string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// fire carries out a fault's delay and failure. done reports that the response is settled (sent,
-// reset, or abandoned because the client went away) with the status sent, 0 for none.
-func (s *Server) fire(ctx context.Context, w http.ResponseWriter, reqID string, f Fault) (status int, done bool) {
+// fire carries out a fault's delay and failure, reporting whether that settled the call (answered,
+// reset, or abandoned because the client went away during the delay).
+func (x *exchange) fire(ctx context.Context, f Fault) bool {
 	if f.Delay > 0 && !sleep(ctx, f.Delay) {
-		return 0, true
+		x.abandon(f.describe() + ",canceled")
+		return true
 	}
 	switch {
 	case f.Reset:
-		resetConnection(w)
-		return 0, true
+		x.reset(f.describe())
+		return true
 	case f.Status != 0:
-		writeError(w, reqID, faultError(f.Status))
-		return f.Status, true
+		x.fail(faultError(f.Status), f.describe())
+		return true
 	}
-	return 0, false
+	return false
 }
 
 // resetConnection takes the connection from net/http and closes it with SO_LINGER 0, so the peer

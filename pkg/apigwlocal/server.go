@@ -142,64 +142,82 @@ const UnknownOperation = "UnknownOperation"
 // serveUnknown answers a path or method this server does not implement with a 404, as AWS does for a
 // path no operation has. The exact code and message AWS sends could not be checked.
 func (s *Server) serveUnknown(w http.ResponseWriter, r *http.Request) {
-	c := s.beginCall(UnknownOperation)
-	writeError(w, newRequestID(), &Error{Status: http.StatusNotFound, Code: "UnknownOperationException",
-		Message: "Unknown operation " + r.Method + " " + r.URL.EscapedPath()})
-	s.endCall(c, http.StatusNotFound, "")
+	x := s.begin(w, UnknownOperation)
+	x.fail(&Error{Status: http.StatusNotFound, Code: "UnknownOperationException",
+		Message: "Unknown operation " + r.Method + " " + r.URL.EscapedPath()}, "")
 }
+
+// exchange is one call being answered. Each way of ending it records the call before anything is
+// sent, so a client that has its answer always finds the call complete in Calls().
+type exchange struct {
+	s     *Server
+	w     http.ResponseWriter
+	reqID string
+	call  *Call
+}
+
+func (s *Server) begin(w http.ResponseWriter, op string) *exchange {
+	return &exchange{s: s, w: w, reqID: newRequestID(), call: s.beginCall(op)}
+}
+
+func (x *exchange) ok(rep reply, fault string) {
+	x.s.endCall(x.call, rep.status, fault)
+	writeJSON(x.w, x.reqID, rep.status, rep.body)
+}
+
+func (x *exchange) fail(e *Error, fault string) {
+	x.s.endCall(x.call, e.Status, fault)
+	writeError(x.w, x.reqID, e)
+}
+
+func (x *exchange) reset(fault string) {
+	x.s.endCall(x.call, 0, fault)
+	resetConnection(x.w)
+}
+
+// abandon ends a call whose client went away: there is no one to answer.
+func (x *exchange) abandon(fault string) { x.s.endCall(x.call, 0, fault) }
 
 // serveOp is every operation's path through the server: latency, the rate limiter, a pre-apply
 // fault, the operation, an after-apply fault, the response.
 func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, op string, fn opFunc) {
-	reqID := newRequestID()
+	x := s.begin(w, op)
 	ctx := r.Context()
-	c := s.beginCall(op)
 
 	// Read the whole body first: net/http only notices that a client went away (and cancels ctx)
 	// once the body has been consumed, and the waits below must end when the client gives up.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		apiErr := errBadRequest("Could not read the request body: %v", err)
-		writeError(w, reqID, apiErr)
-		s.endCall(c, apiErr.Status, "")
+		x.fail(errBadRequest("Could not read the request body: %v", err), "")
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 
 	if d := s.currentLatency(); d > 0 && !sleep(ctx, d) {
-		s.endCall(c, 0, "latency,canceled")
+		x.abandon("latency,canceled")
 		return
 	}
 	if !s.allow() {
-		writeError(w, reqID, faultError(http.StatusTooManyRequests))
-		s.endCall(c, http.StatusTooManyRequests, "ratelimit")
+		x.fail(faultError(http.StatusTooManyRequests), "ratelimit")
 		return
 	}
 	f, faulted := s.takeFault(op)
-	if faulted && !f.AfterApply {
-		if status, done := s.fire(ctx, w, reqID, f); done {
-			s.endCall(c, status, f.outcome(status))
-			return
-		}
+	if faulted && !f.AfterApply && x.fire(ctx, f) {
+		return
 	}
 	rep, apiErr := fn(s, r)
-	if faulted && f.AfterApply {
-		if status, done := s.fire(ctx, w, reqID, f); done {
-			s.endCall(c, status, f.outcome(status))
-			return
-		}
+	if faulted && f.AfterApply && x.fire(ctx, f) {
+		return
 	}
 	desc := ""
 	if faulted {
 		desc = f.describe()
 	}
 	if apiErr != nil {
-		writeError(w, reqID, apiErr)
-		s.endCall(c, apiErr.Status, desc)
+		x.fail(apiErr, desc)
 		return
 	}
-	writeJSON(w, reqID, rep.status, rep.body)
-	s.endCall(c, rep.status, desc)
+	x.ok(rep, desc)
 }
 
 // sleep waits for d or until ctx ends (the client gave up or went away), reporting whether the
