@@ -139,10 +139,11 @@ func (s *Server) currentLatency() time.Duration {
 	return s.latency
 }
 
-// SetRateLimit applies a token bucket to all control-plane calls together, like the account-level
-// API Gateway management quota (AWS documents 10 requests per second with a burst of 40 for most
-// operations). Calls beyond it are answered 429 TooManyRequestsException. rps <= 0 removes the
-// limit, which is the default. The bucket starts full.
+// SetRateLimit applies a token bucket to all control-plane calls together, like the account's quota
+// for managing APIs (SetRateLimit(10, 40) for the 10 requests per second, burst 40, Rewind plans
+// for). Calls beyond it are answered 429 TooManyRequestsException. rps <= 0 removes the limit, which
+// is the default. The bucket starts full. AWS's stricter per-operation quotas (the quotas page:
+// "CreateDeployment: 1 request every 5 seconds per account") are not modelled.
 func (s *Server) SetRateLimit(rps float64, burst int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -36,8 +36,8 @@ func errConflict(msg string) *Error {
 	return &Error{Status: http.StatusConflict, Code: "ConflictException", Message: msg}
 }
 
-// AWS's own messages for missing resources, as recorded from the real service (custodian placebo
-// recordings in /work/shared/samples, and the AWS SDK for Java stack traces in public issues).
+// AWS's own messages for missing resources, as recorded from the real service (the custodian placebo
+// recording in the shared samples, and AWS SDK stack traces quoted in public issues).
 func errNoAPI(account, id string) *Error {
 	return errNotFound(fmt.Sprintf("Invalid API identifier specified %s:%s", account, id))
 }
@@ -54,12 +54,13 @@ func errDeploymentIDDoesNotExist() *Error { return errBadRequest("Deployment id 
 
 // faultError is the response an injected fault (or the rate limiter) sends for a status.
 //
-// 429 is byte for byte what API Gateway's control plane answers when the account quota is exceeded
-// (code TooManyRequestsException, message "Too Many Requests": the custodian placebo recording and
-// the AWS SDK stack traces in public issues agree). 409 uses the message LocalStack recorded from AWS.
-// The 5xx bodies could not be checked against a recording; they follow the REST-JSON convention.
-// 502 and 504 come from the load balancer in front of the service, not the service, so they carry no
-// x-amzn-ErrorType: the SDK reports them as an unknown error with the HTTP status.
+// 429 carries what API Gateway's control plane sends when the account quota is exceeded: code
+// TooManyRequestsException, message "Too Many Requests" (the custodian placebo recording and AWS SDK
+// stack traces in public issues agree). Whether AWS adds a Retry-After header was not checked; none
+// is sent. 409 uses the message LocalStack recorded from AWS. The 500 and 503 codes and messages
+// could not be checked against a recording; 503 uses the model's ServiceUnavailableException. 502
+// and 504 are modelled as coming from the front door rather than the service, with no
+// x-amzn-ErrorType, so the SDK reports an unknown error with the HTTP status (an assumption).
 func faultError(status int) *Error {
 	switch status {
 	case http.StatusTooManyRequests:
@@ -78,9 +79,7 @@ func faultError(status int) *Error {
 		return &Error{Status: status, Code: "InternalFailure", Message: "Internal server error"}
 	case http.StatusServiceUnavailable:
 		return &Error{Status: status, Code: "ServiceUnavailableException", Message: "Service Unavailable"}
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return &Error{Status: status, Message: http.StatusText(status)}
-	default:
+	default: // 502, 504 and anything else
 		return &Error{Status: status, Message: http.StatusText(status)}
 	}
 }
