@@ -65,6 +65,9 @@ func ParseList(s string) ([]Target, error) {
 		if _, dup := Find(out, t.String()); dup {
 			return nil, fmt.Errorf("target %s is listed twice", t)
 		}
+		if t.Kind == KindCloudFront && t.Fallback == "" {
+			return nil, fmt.Errorf("target %s: %w: a CloudFront target names the legacy origin an alarm switches to (want cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId)", quote(item), ErrMalformed)
+		}
 		out = append(out, t)
 	}
 	if len(out) == 0 {
@@ -73,8 +76,12 @@ func ParseList(s string) ([]Target, error) {
 	return out, nil
 }
 
-// Find returns the allowed target whose "restApiId/stage" is s.
+// Find returns the allowed target named s ("restApiId/stage", "rest:restApiId/stage",
+// "http:apiId/stage", "lambda:function:alias" or "cloudfront:ID:pattern").
 func Find(list []Target, s string) (Target, bool) {
+	if t, err := Parse(s); err == nil {
+		s = t.String() // one name per target: "rest:a/b" is "a/b"
+	}
 	for _, t := range list {
 		if t.String() == s {
 			return t, true
@@ -102,6 +109,11 @@ func NewResolver(targets []Target, mappings []Mapping, names *NameCache) *Resolv
 
 // Resolve returns the target an alarm concerns. ok=false with a reason means the alarm is not for an
 // allowed target (ignore it); err means the question could not be answered (fail, so it is retried).
+//
+// In order: an ApiName dimension names a REST API (its Stage dimension the stage); an ALARM_TARGETS
+// glob matching the alarm's name; the dimensions of the other kinds (ApiId+Stage: an HTTP API stage;
+// FunctionName+Resource "function:alias": a Lambda alias; DistributionId: a CloudFront target), when
+// they name exactly one target; the single target when there is only one.
 func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimensions) (t Target, ok bool, reason string, err error) {
 	if apiName, has := dims.Dimension("ApiName"); has {
 		return r.byAPIName(ctx, apiName, dims)
@@ -111,11 +123,77 @@ func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimension
 			return m.Target, true, "", nil
 		}
 	}
+	matches, kind, what := r.byDimensions(dims)
+	switch {
+	case len(matches) == 1:
+		return matches[0], true, "", nil
+	case len(matches) > 1:
+		return Target{}, false, fmt.Sprintf("alarm %s: %s match %d targets (%s); map the alarm with ALARM_TARGETS",
+			quote(alarmName), what, len(matches), names(matches)), nil
+	case what != "" && r.hasKind(kind):
+		// The alarm is about a resource of a kind Rewind protects, but not one it may move: it must not
+		// fall through to "the single target", which is some other resource.
+		return Target{}, false, fmt.Sprintf("alarm %s: %s match no %s target in TARGETS and no ALARM_TARGETS mapping",
+			quote(alarmName), what, kind), nil
+	}
 	if len(r.targets) == 1 {
 		return r.targets[0], true, "", nil
 	}
 	return Target{}, false, fmt.Sprintf("alarm %s has no ApiName dimension and matches no ALARM_TARGETS mapping (%d targets configured)",
 		quote(alarmName), len(r.targets)), nil
+}
+
+// byDimensions finds the targets an alarm's metric dimensions name, for the kinds other than REST.
+// what describes the dimensions, or is "" when the alarm has none of them.
+func (r *Resolver) byDimensions(dims Dimensions) (matches []Target, kind Kind, what string) {
+	keep := func(k Kind, ok func(Target) bool) []Target {
+		var out []Target
+		for _, t := range r.targets {
+			if t.Kind == k && ok(t) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	if id, has := dims.Dimension("ApiId"); has {
+		stage, hasStage := dims.Dimension("Stage")
+		what = "dimensions ApiId=" + quote(id)
+		if hasStage {
+			what += " Stage=" + quote(stage)
+		}
+		return keep(KindHTTPStage, func(t Target) bool { return t.APIID == id && (!hasStage || t.Stage == stage) }), KindHTTPStage, what
+	}
+	if fn, has := dims.Dimension("FunctionName"); has {
+		// Resource is "function:alias" (or "function:version") on a per-alias metric; a metric of the
+		// whole function has no Resource and names an alias only when the function has one target.
+		res, hasRes := dims.Dimension("Resource")
+		what = "dimensions FunctionName=" + quote(fn)
+		if hasRes {
+			what += " Resource=" + quote(res)
+		}
+		return keep(KindLambdaAlias, func(t Target) bool { return t.APIID == fn && (!hasRes || res == fn+":"+t.Stage) }), KindLambdaAlias, what
+	}
+	if id, has := dims.Dimension("DistributionId"); has {
+		return keep(KindCloudFront, func(t Target) bool { return t.APIID == id }), KindCloudFront, "dimension DistributionId=" + quote(id)
+	}
+	return nil, "", ""
+}
+
+func (r *Resolver) hasKind(k Kind) bool {
+	for _, t := range r.targets {
+		if t.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func names(ts []Target) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func (r *Resolver) byAPIName(ctx context.Context, apiName string, dims Dimensions) (Target, bool, string, error) {
@@ -136,7 +214,7 @@ func (r *Resolver) byAPIName(ctx context.Context, apiName string, dims Dimension
 	stage, hasStage := dims.Dimension("Stage")
 	var matches []Target
 	for _, t := range r.targets {
-		if t.APIID == ids[0] && (!hasStage || t.Stage == stage) {
+		if t.Kind == KindRESTStage && t.APIID == ids[0] && (!hasStage || t.Stage == stage) {
 			matches = append(matches, t)
 		}
 	}

@@ -1,4 +1,18 @@
 // Package target names what Rewind may act on and decides which allowed target an alarm concerns.
+//
+// The grammar of one target (TARGETS is a comma-separated list of them):
+//
+//	restApiId/stage[@fallbackDeploymentId]            API Gateway REST API stage (also "rest:" + the same)
+//	http:apiId/stage[@fallbackDeploymentId]           API Gateway HTTP API (v2) stage
+//	lambda:functionName:alias[@fallbackVersion]       Lambda alias
+//	cloudfront:DISTRIBUTIONID:pathPattern@originId    CloudFront cache behaviour and its legacy origin
+//
+// A target's name (String, and what a command's "target" says) is the same without the "@..." part,
+// and a plain REST target has no "rest:" prefix. The CloudFront path pattern is everything between
+// the distribution id's ":" and the "@", so it may hold "/", "*" and ":" (not "@" or ","; CloudFront
+// allows "@" in a pattern, Rewind does not, so a name never reads two ways); "*" names the
+// distribution's default cache behaviour. A CloudFront target in TARGETS must name its legacy origin:
+// that origin is where an alarm sends the behaviour. An unknown kind is an error naming it.
 package target
 
 import (
@@ -11,22 +25,50 @@ import (
 // Kind names the kind of resource a target is; each kind has its own rollback strategy.
 type Kind string
 
-// KindRESTStage is an API Gateway REST API stage, the only kind today. It is what a plain
-// "restApiId/stage" in TARGETS means.
-const KindRESTStage Kind = "rest"
+// Kinds of target. KindRESTStage is what a plain "restApiId/stage" in TARGETS means.
+const (
+	KindRESTStage   Kind = "rest"       // API Gateway REST API stage
+	KindHTTPStage   Kind = "http"       // API Gateway HTTP API (v2) stage
+	KindLambdaAlias Kind = "lambda"     // Lambda function alias
+	KindCloudFront  Kind = "cloudfront" // CloudFront distribution cache behaviour
+)
 
-// Target is one stage Rewind is allowed to move.
+// Kinds lists every kind, for messages and wiring.
+var Kinds = []Kind{KindRESTStage, KindHTTPStage, KindLambdaAlias, KindCloudFront}
+
+// Target is one thing Rewind is allowed to move. The three fields mean, by kind:
+//
+//	kind        APIID              Stage                      Fallback
+//	rest, http  API id             stage name                 pinned deployment id
+//	lambda      function name      alias name                 pinned version
+//	cloudfront  distribution id    cache behaviour's pattern  legacy origin id
+//
+// The names are the REST ones so the core's decisions and messages read the same for every kind.
 type Target struct {
 	Kind  Kind
 	APIID string
 	Stage string
-	// Fallback, when set, is the deployment an alarm sends the stage to (the seed's
-	// "HTTP proxy to the old EC2" deployment), whatever the history says.
+	// Fallback, when set, is where an alarm sends the target (the seed's "HTTP proxy to the old
+	// EC2" deployment, or its EC2 origin in CloudFront), whatever the history says.
 	Fallback string
 }
 
-// String is the form TARGETS and manual commands use: "restApiId/stage".
-func (t Target) String() string { return t.APIID + "/" + t.Stage }
+// String is the target's name as TARGETS and manual commands write it, without the fallback:
+// "restApiId/stage" for REST, "http:apiId/stage", "lambda:function:alias", "cloudfront:ID:pattern".
+func (t Target) String() string {
+	switch t.Kind {
+	case KindHTTPStage:
+		return "http:" + t.APIID + "/" + t.Stage
+	case KindLambdaAlias:
+		return "lambda:" + t.APIID + ":" + t.Stage
+	case KindCloudFront:
+		return "cloudfront:" + t.APIID + ":" + t.Stage
+	}
+	return t.APIID + "/" + t.Stage
+}
+
+// IsDefaultBehavior reports whether a CloudFront target names the default cache behaviour.
+func (t Target) IsDefaultBehavior() bool { return t.Kind == KindCloudFront && t.Stage == "*" }
 
 // ErrMalformed marks a target, id or stage name that does not fit AWS's alphabet.
 var ErrMalformed = errors.New("malformed")
@@ -36,6 +78,19 @@ var (
 	// while still refusing anything that could change a request path (/, %, .., spaces).
 	idPattern    = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 	stagePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	// A deployment a command names: a REST/HTTP deployment id, a Lambda version, or a CloudFront
+	// origin id. No "/", "%", spaces, and no leading "." (so no ".."), whatever the kind.
+	deploymentPattern = regexp.MustCompile(`^[A-Za-z0-9_~+-][A-Za-z0-9._~:+-]{0,127}$`)
+	// Lambda: function names and aliases (an alias is not all digits: that would be a version).
+	functionPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	aliasPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	versionPattern  = regexp.MustCompile(`^[0-9]{1,10}$`)
+	digits          = regexp.MustCompile(`^[0-9]+$`)
+	// CloudFront: distribution ids are upper-case alphanumerics; path patterns use CloudFront's
+	// documented characters (less quotes, and never ","); origin ids avoid "@", "," and spaces.
+	distributionPattern = regexp.MustCompile(`^[A-Z0-9]{1,32}$`)
+	pathPatternPattern  = regexp.MustCompile(`^[A-Za-z0-9_.*$/~:+&-]{1,255}$`)
+	originPattern       = regexp.MustCompile(`^[A-Za-z0-9._~:+-]{1,128}$`)
 )
 
 // ValidID reports whether s can be a REST API or deployment id.
@@ -44,17 +99,37 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 // ValidStage reports whether s can be a stage name.
 func ValidStage(s string) bool { return stagePattern.MatchString(s) }
 
-// CheckDeploymentID returns an error naming s when it cannot be a deployment id.
+// CheckDeploymentID returns an error naming s when it cannot name a deployment of any kind of
+// target (a deployment id, a Lambda version, a CloudFront origin id).
 func CheckDeploymentID(s string) error {
-	if !ValidID(s) {
-		return fmt.Errorf("deployment id %s: %w (want 1-64 letters or digits)", quote(s), ErrMalformed)
+	if !deploymentPattern.MatchString(s) || strings.Contains(s, "..") {
+		return fmt.Errorf("deployment id %s: %w (want 1-128 letters, digits or ._~:+- not starting with .)", quote(s), ErrMalformed)
 	}
 	return nil
 }
 
-// Parse reads one "restApiId/stage" or "restApiId/stage@fallbackDeploymentId".
+// Parse reads one target (see the package doc for the grammar). A CloudFront target may leave out
+// its legacy origin here, so a command can name it; ParseList requires it.
 func Parse(s string) (Target, error) {
-	body, fallback, hasFallback := strings.Cut(s, "@")
+	kind, rest := KindRESTStage, s
+	if k, r, ok := strings.Cut(s, ":"); ok && !strings.Contains(k, "/") {
+		kind, rest = Kind(k), r
+	}
+	switch kind {
+	case KindRESTStage, KindHTTPStage:
+		t, err := parseStage(s, rest)
+		t.Kind = kind
+		return t, err
+	case KindLambdaAlias:
+		return parseLambda(s, rest)
+	case KindCloudFront:
+		return parseCloudFront(s, rest)
+	}
+	return Target{}, fmt.Errorf("target %s: unknown kind %s (want rest, http, lambda or cloudfront)", quote(s), quote(string(kind)))
+}
+
+func parseStage(s, body string) (Target, error) {
+	body, fallback, hasFallback := strings.Cut(body, "@")
 	api, stage, ok := strings.Cut(body, "/")
 	switch {
 	case !ok:
@@ -67,6 +142,41 @@ func Parse(s string) (Target, error) {
 		return Target{}, fmt.Errorf("target %s: fallback deployment %s: %w", quote(s), quote(fallback), ErrMalformed)
 	}
 	return Target{Kind: KindRESTStage, APIID: api, Stage: stage, Fallback: fallback}, nil
+}
+
+func parseLambda(s, body string) (Target, error) {
+	body, fallback, hasFallback := strings.Cut(body, "@")
+	fn, alias, ok := strings.Cut(body, ":")
+	switch {
+	case !ok:
+		return Target{}, fmt.Errorf("target %s: %w (want lambda:functionName:alias)", quote(s), ErrMalformed)
+	case !functionPattern.MatchString(fn):
+		return Target{}, fmt.Errorf("target %s: function name %s: %w (want 1-64 letters, digits, - or _)", quote(s), quote(fn), ErrMalformed)
+	case !aliasPattern.MatchString(alias) || digits.MatchString(alias):
+		return Target{}, fmt.Errorf("target %s: alias %s: %w (want 1-128 letters, digits, - or _, not only digits)", quote(s), quote(alias), ErrMalformed)
+	case hasFallback && !versionPattern.MatchString(fallback):
+		return Target{}, fmt.Errorf("target %s: fallback version %s: %w (want a published version number)", quote(s), quote(fallback), ErrMalformed)
+	}
+	return Target{Kind: KindLambdaAlias, APIID: fn, Stage: alias, Fallback: fallback}, nil
+}
+
+func parseCloudFront(s, body string) (Target, error) {
+	dist, rest, ok := strings.Cut(body, ":")
+	pattern, origin := rest, ""
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		pattern, origin = rest[:i], rest[i+1:]
+	}
+	switch {
+	case !ok:
+		return Target{}, fmt.Errorf("target %s: %w (want cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId)", quote(s), ErrMalformed)
+	case !distributionPattern.MatchString(dist):
+		return Target{}, fmt.Errorf("target %s: distribution id %s: %w (want upper-case letters and digits)", quote(s), quote(dist), ErrMalformed)
+	case !pathPatternPattern.MatchString(pattern):
+		return Target{}, fmt.Errorf("target %s: path pattern %s: %w (want 1-255 of A-Z a-z 0-9 _-.*$/~:+&)", quote(s), quote(pattern), ErrMalformed)
+	case strings.Contains(rest, "@") && !originPattern.MatchString(origin):
+		return Target{}, fmt.Errorf("target %s: legacy origin id %s: %w (want 1-128 of A-Z a-z 0-9 ._~:+-)", quote(s), quote(origin), ErrMalformed)
+	}
+	return Target{Kind: KindCloudFront, APIID: dist, Stage: pattern, Fallback: origin}, nil
 }
 
 // quote bounds and escapes untrusted text before it goes into an error or a log line.
