@@ -1,0 +1,355 @@
+// Package bench measures how close Rewind comes to what the API Gateway control plane allows: a
+// decision in two sequential round trips, any history size in ⌈N/500⌉ pages plus the stage read and
+// the write, small heap, fast cold start. The benchmarks (bench_test.go) measure the handler over the
+// real SDK wire against pkg/apigwlocal; cmd/rewind-bench runs them, adds the process-level figures
+// (binary size, cold start, peak memory of the real bootstrap, the AWS CLI runbook side by side) and
+// prints one table. Nothing here asserts a timing: benchmarks measure, tests check behaviour.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+
+	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	"github.com/rewind-sre/rewind/pkg/awsretry"
+	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/responder"
+	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// Account is the AWS account of every world: the alarms' and the invoked function's.
+const Account = "123456789012"
+
+// FunctionARN is the invoked function's ARN the runtime hands the handler; its account makes alarms
+// from Account Rewind's own.
+const FunctionARN = "arn:aws:lambda:us-east-1:" + Account + ":function:rewind"
+
+// StageName is the stage every world's API serves.
+const StageName = "prod"
+
+// Base is the control plane's clock: deployments are created before it, and the stage's
+// lastUpdatedDate starts there. It is fixed so the gateway's answers do not depend on the machine's
+// date; alarms are dated a year later (AlarmTime), so none is ever stale however often a benchmark
+// resets the stage (each reset moves lastUpdatedDate on by a second).
+var Base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// attemptTimeout is main's: one HTTP attempt may take 5 s before it is retried.
+const attemptTimeout = 5 * time.Second
+
+// APINameTTL is main's NameCache TTL.
+const APINameTTL = 10 * time.Minute
+
+// World is a local API Gateway, served over loopback HTTP, holding one REST API ("luna-api") with a
+// history of N deployments a minute apart and a stage live on the newest. Rollback moves the stage to
+// the one before (Old); Reset puts it back on the newest (New) out of band, as a person's console
+// "Change deployment" would, so every iteration of a benchmark makes the same decision.
+type World struct {
+	GW     *apigwlocal.Server
+	URL    string
+	API    apigwlocal.RestAPI
+	Target target.Target
+	Old    string // the deployment a rollback goes to
+	New    string // the live deployment
+	N      int
+
+	srv   *httptest.Server
+	front *Replay
+}
+
+// NewWorld builds a World with n ≥ 2 deployments, served until Close. With replay, repeated
+// GetDeployments pages are answered by a Replay in front of the gateway.
+func NewWorld(n int, replay bool) (*World, error) {
+	gw := apigwlocal.New(apigwlocal.Options{Region: "us-east-1", AccountID: Account, Now: func() time.Time { return Base }})
+	w := &World{GW: gw, N: n}
+	if err := w.AddAPI(n); err != nil {
+		return nil, err
+	}
+	w.front = &Replay{Next: gw, enabled: replay}
+	w.srv = httptest.NewServer(w.front)
+	w.URL = w.srv.URL
+	return w, nil
+}
+
+// SetLatency makes every control-plane call take d longer, replayed pages included.
+func (w *World) SetLatency(d time.Duration) {
+	w.GW.SetLatency(d)
+	w.front.setLatency(d)
+}
+
+// Replayed is how many GetDeployments pages the front has answered from its copy so far.
+func (w *World) Replayed() int { return w.front.hits() }
+
+// Written is when the gateway last finished answering an UpdateStage: the moment the rollback had
+// landed, whatever the handler did afterwards (notify, log).
+func (w *World) Written() time.Time { return w.front.written() }
+
+// AddAPI makes a fresh "luna-api" with n deployments the World's target (used by the process-level
+// runs, where each bootstrap process gets an API of its own and so a clean stage memory).
+func (w *World) AddAPI(n int) error {
+	if n < 2 {
+		return fmt.Errorf("world: a rollback needs at least 2 deployments, not %d", n)
+	}
+	api := w.GW.CreateRestAPI("luna-api")
+	var ids []string
+	for i := range n {
+		d, err := w.GW.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{
+			Description: fmt.Sprintf("build %d of luna-api", i),
+			CreatedDate: Base.Add(time.Duration(i-n) * time.Minute),
+		})
+		if err != nil {
+			return fmt.Errorf("world: create deployment %d of %d: %w", i, n, err)
+		}
+		ids = append(ids, d.ID)
+	}
+	if err := w.GW.CreateStage(api.ID, apigwlocal.StageSpec{Name: StageName, DeploymentID: ids[n-1]}); err != nil {
+		return fmt.Errorf("world: create stage: %w", err)
+	}
+	w.API, w.N = api, n
+	w.Target = target.Target{Kind: target.KindRESTStage, APIID: api.ID, Stage: StageName}
+	w.Old, w.New = ids[n-2], ids[n-1]
+	return nil
+}
+
+// Close stops the server.
+func (w *World) Close() { w.srv.Close() }
+
+// Reset puts the stage back on the newest deployment without a control-plane call.
+func (w *World) Reset() error { return w.GW.SetDeploymentID(w.API.ID, StageName, w.New) }
+
+// Live is the deployment the stage serves.
+func (w *World) Live() string {
+	st, _ := w.GW.Stage(w.API.ID, StageName)
+	return st.DeploymentID
+}
+
+// Client is an API Gateway client built as main builds it (awsretry.Default, 5 s per attempt, the
+// SDK's buildable HTTP client), with static credentials and the World's endpoint.
+func (w *World) Client() *apigateway.Client {
+	return apigateway.NewFromConfig(AWSConfig(), func(o *apigateway.Options) { o.BaseEndpoint = aws.String(w.URL) })
+}
+
+// AWSConfig is main's aws.Config without the environment: region, static credentials, the retry
+// policy and the HTTP client.
+func AWSConfig() aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "SECRETBENCH", "TOKENBENCH"),
+		Retryer:     func() aws.Retryer { return awsretry.Default.Retryer() },
+		HTTPClient:  awshttp.NewBuildableClient().WithTimeout(attemptTimeout),
+	}
+}
+
+// Handler builds the responder the way main wires it, over client: one engine for REST stages, the
+// resolver with main's name cache (TTL 10 minutes; namesNow is its clock, nil for time.Now), a JSON
+// logger (to io.Discard: the formatting is paid, the writing is not) and notifier, which may be nil.
+// The loop guard is lifted so a benchmark can roll the same stage back as often as it likes;
+// everything else is main's.
+func (w *World) Handler(client *apigateway.Client, notifier responder.Notifier, namesNow func() time.Time) (*responder.Handler, error) {
+	cfg, err := config.FromEnv(func(k string) string {
+		if k == config.EnvTargets {
+			return w.Target.String()
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	engine := rollback.NewEngine(reststage.New(client), rollback.Options{Guard: rollback.Guard{Max: 1 << 30, Window: time.Hour}})
+	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(client, APINameTTL, namesNow))
+	var n responder.Notifier
+	if notifier != nil {
+		n = notifier
+	}
+	return responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, n, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+// InvokeContext is what Lambda passes a handler: a deadline and the invoked function's ARN.
+func InvokeContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "bench", InvokedFunctionArn: FunctionARN}), cancel
+}
+
+// AlarmTime is the state change time of the i-th alarm: a year after Base, i milliseconds apart, so
+// every alarm is a new incident and none is older than the stage's last change.
+func AlarmTime(i int) time.Time {
+	return Base.AddDate(1, 0, 0).Add(time.Duration(i) * time.Millisecond)
+}
+
+// AlarmMessage is the JSON CloudWatch publishes to SNS for the i-th state change to ALARM. With
+// apiName "" the alarm watches a Lambda function's Errors (no ApiName dimension: the single target
+// is the one it concerns); otherwise API Gateway's 5XXError of apiName's stage.
+func AlarmMessage(i int, apiName string) string {
+	name, ns, metric := "luna-api-errors", "AWS/Lambda", "Errors"
+	dims := []map[string]string{{"name": "FunctionName", "value": "api-user-id"}}
+	if apiName != "" {
+		name, ns, metric = "luna-api-5xx", "AWS/ApiGateway", "5XXError"
+		dims = []map[string]string{{"name": "ApiName", "value": apiName}, {"name": "Stage", "value": StageName}}
+	}
+	m := map[string]any{
+		"AlarmName": name, "AlarmDescription": "Rewind rolls back", "AWSAccountId": Account,
+		"AlarmConfigurationUpdatedTimestamp": "2026-01-01T00:00:00.000+0000",
+		"NewStateValue":                      "ALARM", "NewStateReason": "Threshold Crossed: 1 datapoint [12.0] was greater than or equal to the threshold (5.0).",
+		"StateChangeTime": AlarmTime(i).UTC().Format("2006-01-02T15:04:05.000-0700"), "Region": "US East (N. Virginia)",
+		"AlarmArn": "arn:aws:cloudwatch:us-east-1:" + Account + ":alarm:" + name, "OldStateValue": "OK",
+		"Trigger": map[string]any{"MetricName": metric, "Namespace": ns, "StatisticType": "Statistic", "Statistic": "SUM",
+			"Unit": nil, "Dimensions": dims, "Period": 60, "EvaluationPeriods": 1, "DatapointsToAlarm": 1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 5.0, "TreatMissingData": "notBreaching", "EvaluateLowSampleCountPercentile": ""},
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// AlarmEvent is the i-th alarm as SNS delivers it to Lambda.
+func AlarmEvent(i int, apiName string) json.RawMessage {
+	ev := events.SNSEvent{Records: []events.SNSEventRecord{{EventVersion: "1.0", EventSource: "aws:sns",
+		EventSubscriptionArn: "arn:aws:sns:us-east-1:" + Account + ":rewind-alarms:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+		SNS: events.SNSEntity{Type: "Notification", MessageID: fmt.Sprintf("95df01b4-ee98-5cb9-9903-%012d", i),
+			TopicArn: "arn:aws:sns:us-east-1:" + Account + ":rewind-alarms", Subject: "ALARM: \"luna-api\" in US East (N. Virginia)",
+			Message: AlarmMessage(i, apiName), Timestamp: AlarmTime(i), SignatureVersion: "1", Signature: "EXAMPLE",
+			SigningCertURL: "EXAMPLE", UnsubscribeURL: "EXAMPLE"}}}}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+// CheckRolledBack reports an error unless out is an event answer with one rolled-back result that
+// moved the World's stage from New to Old, and the stage serves Old.
+func (w *World) CheckRolledBack(out any, err error) error {
+	if err != nil {
+		return fmt.Errorf("handler: %w", err)
+	}
+	a, ok := out.(responder.Answer)
+	if !ok || len(a.Results) != 1 {
+		return fmt.Errorf("handler answered %#v, want one result", out)
+	}
+	r := a.Results[0]
+	if r.Outcome != rollback.OutcomeRolledBack || r.From != w.New || r.To != w.Old {
+		return fmt.Errorf("handler: %s %s -> %s (%s), want rolled-back %s -> %s", r.Outcome, r.From, r.To, r.Reason, w.New, w.Old)
+	}
+	if live := w.Live(); live != w.Old {
+		return fmt.Errorf("stage serves %s after the rollback, want %s", live, w.Old)
+	}
+	return nil
+}
+
+// Pages is ⌈n/500⌉, the GetDeployments pages a history of n needs.
+func Pages(n int) int { return (n + reststage.PageSize - 1) / reststage.PageSize }
+
+// SNSServer is a stand-in for SNS's Publish (query protocol, XML answer), slow by latency like the
+// control plane, for measuring the handler with notifications on.
+func SNSServer(latency time.Duration) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(latency)
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>`+
+			`<MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult>`+
+			`<ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId></ResponseMetadata></PublishResponse>`)
+	}))
+}
+
+// Replay fronts the local API Gateway. It notes when each UpdateStage was answered and, when
+// enabled, answers repeated GetDeployments pages from a copy of the gateway's own first answer, after
+// the same injected latency. apigwlocal sorts every deployment id on every page
+// (slices.Sorted(maps.Keys(...)) in getDeployments), so listing N deployments costs the double
+// O(N²/500·log N): three quarters of the time of a 50,000-deployment decision is the double sorting.
+// Replaying keeps the figures about Rewind. It is only right while the API's deployments do not
+// change, which holds in every benchmark: they change the stage, never the history. Every other call
+// (GetStage, UpdateStage, GetRestApis) goes to the gateway.
+type Replay struct {
+	Next    http.Handler
+	enabled bool
+
+	mu        sync.Mutex
+	latency   time.Duration
+	pages     map[string]recorded
+	nhits     int
+	lastWrite time.Time
+}
+
+type recorded struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (p *Replay) hits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nhits
+}
+
+func (p *Replay) written() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastWrite
+}
+
+func (p *Replay) setLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = d
+}
+
+func (p *Replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPatch {
+		p.Next.ServeHTTP(w, r)
+		p.mu.Lock()
+		p.lastWrite = time.Now()
+		p.mu.Unlock()
+		return
+	}
+	if !p.enabled || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/deployments") {
+		p.Next.ServeHTTP(w, r)
+		return
+	}
+	key := r.URL.RequestURI()
+	p.mu.Lock()
+	rec, ok := p.pages[key]
+	latency := p.latency
+	if ok {
+		p.nhits++
+	}
+	p.mu.Unlock()
+	if !ok {
+		rw := httptest.NewRecorder()
+		p.Next.ServeHTTP(rw, r)
+		rec = recorded{status: rw.Code, header: rw.Header().Clone(), body: rw.Body.Bytes()}
+		if rec.status == http.StatusOK {
+			p.mu.Lock()
+			if p.pages == nil {
+				p.pages = map[string]recorded{}
+			}
+			p.pages[key] = rec
+			p.mu.Unlock()
+		}
+	} else if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	maps.Copy(w.Header(), rec.header)
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body)
+}
