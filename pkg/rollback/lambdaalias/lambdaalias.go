@@ -1,0 +1,272 @@
+// Package lambdaalias is the rollback strategy for a Lambda alias: the alias's FunctionVersion is
+// what is live, the function's published versions are the history (LastModified is when a version
+// was published), and weighted routing to another version (AdditionalVersionWeights) is a canary,
+// which a rollback drops. Rewind's memory lives at the end of the alias's Description, so one
+// UpdateAlias sets the version, the routing and the record of why, together.
+package lambdaalias
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// API is the part of the Lambda client this strategy uses.
+type API interface {
+	lambda.ListVersionsByFunctionAPIClient
+	GetAlias(ctx context.Context, in *lambda.GetAliasInput, optFns ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
+	UpdateAlias(ctx context.Context, in *lambda.UpdateAliasInput, optFns ...func(*lambda.Options)) (*lambda.UpdateAliasOutput, error)
+}
+
+var _ API = (*lambda.Client)(nil)
+
+// maxPages bounds the version listing (50 a page: 100,000 versions, more than Lambda's storage
+// quota lets a function keep).
+const maxPages = 2000
+
+// writeAttempts bounds how often Apply re-reads the alias after another writer changed its revision
+// between Rewind's read and write.
+const writeAttempts = 3
+
+// lastModified is Lambda's timestamp format for a version's LastModified.
+const lastModified = "2006-01-02T15:04:05.000-0700"
+
+// Strategy moves Lambda aliases.
+type Strategy struct{ api API }
+
+var _ rollback.Strategy = (*Strategy)(nil)
+
+// New returns the strategy over a Lambda client.
+func New(api API) *Strategy { return &Strategy{api: api} }
+
+// Name implements rollback.Strategy.
+func (*Strategy) Name() string { return "lambda-alias" }
+
+// Observe implements rollback.Strategy: GetAlias and the paged version listing run in parallel.
+func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State, error) {
+	var (
+		wg       sync.WaitGroup
+		alias    *lambda.GetAliasOutput
+		aliasErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		alias, aliasErr = s.getAlias(ctx, t)
+	}()
+	history, histErr := s.history(ctx, t)
+	wg.Wait()
+	if aliasErr != nil {
+		return rollback.State{}, aliasErr
+	}
+	if histErr != nil {
+		return rollback.State{}, fmt.Errorf("function %s: list versions: %w", t.APIID, classify(histErr))
+	}
+	return state(t, alias, history)
+}
+
+// Peek implements rollback.Strategy with GetAlias alone.
+func (s *Strategy) Peek(ctx context.Context, t target.Target) (rollback.State, error) {
+	alias, err := s.getAlias(ctx, t)
+	if err != nil {
+		return rollback.State{}, err
+	}
+	return state(t, alias, nil)
+}
+
+func (s *Strategy) getAlias(ctx context.Context, t target.Target) (*lambda.GetAliasOutput, error) {
+	out, err := s.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: &t.APIID, Name: &t.Stage})
+	if err != nil {
+		return nil, fmt.Errorf("alias %s: get alias: %w", t, classify(err))
+	}
+	return out, nil
+}
+
+func state(t target.Target, a *lambda.GetAliasOutput, history []rollback.Deployment) (rollback.State, error) {
+	st := rollback.State{Live: aws.ToString(a.FunctionVersion), History: history}
+	if st.Live == "" || st.Live == "$LATEST" {
+		return rollback.State{}, fmt.Errorf("alias %s: points at %q, not a published version: there is no version history to go back through", t, st.Live)
+	}
+	if rc := a.RoutingConfig; rc != nil {
+		for v, w := range rc.AdditionalVersionWeights {
+			st.Canary = &rollback.Canary{DeploymentID: v, PercentTraffic: w * 100}
+		}
+	}
+	_, mem, err := DecodeDescription(aws.ToString(a.Description))
+	if err != nil {
+		return rollback.State{}, fmt.Errorf("alias %s: read Rewind's memory from its description: %w", t, err)
+	}
+	st.Memory = mem
+	return st, nil
+}
+
+func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Deployment, error) {
+	var out []rollback.Deployment
+	p := lambda.NewListVersionsByFunctionPaginator(s.api, &lambda.ListVersionsByFunctionInput{FunctionName: &t.APIID})
+	for pages := 0; p.HasMorePages(); pages++ {
+		if pages == maxPages {
+			return nil, fmt.Errorf("more than %d pages of versions", maxPages)
+		}
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range page.Versions {
+			ver := aws.ToString(v.Version)
+			if ver == "$LATEST" {
+				continue // not a version an alias can go back to: it changes under it
+			}
+			created, err := time.Parse(lastModified, aws.ToString(v.LastModified))
+			if err != nil {
+				return nil, fmt.Errorf("version %s: LastModified %q: %w", ver, aws.ToString(v.LastModified), err)
+			}
+			out = append(out, rollback.Deployment{ID: ver, CreatedDate: created.UTC(), Description: aws.ToString(v.Description)})
+		}
+	}
+	return out, nil
+}
+
+// Apply implements rollback.Strategy with one UpdateAlias carrying the version, the routing and the
+// description (Rewind's memory) together. It reads the alias first and writes with its RevisionId:
+// an alias that no longer serves what the decision was made on is left alone, and one that another
+// writer changed in between (412 PreconditionFailed) is read again, a bounded number of times.
+func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) error {
+	expect := p.From // the version the alias served when Rewind decided
+	if p.Kind == rollback.KindCanaryRollback {
+		expect = p.To // the alias's own version stays; only the canary goes
+	}
+	var lastErr error
+	for range writeAttempts {
+		cur, err := s.getAlias(ctx, t)
+		if err != nil {
+			return err
+		}
+		if live := aws.ToString(cur.FunctionVersion); live != expect {
+			return fmt.Errorf("alias %s: switch %s -> %s: the alias now serves version %s; not overwriting a change made since it was read", t, p.From, p.To, live)
+		}
+		prefix, _, _ := DecodeDescription(aws.ToString(cur.Description))
+		in := &lambda.UpdateAliasInput{FunctionName: &t.APIID, Name: &t.Stage, RevisionId: cur.RevisionId,
+			Description: aws.String(EncodeDescription(prefix, p.Memory))}
+		if p.Kind != rollback.KindRecord {
+			in.FunctionVersion = aws.String(p.To)
+			// Any switch drops weighted routing: the canary is what is being rolled back, and a
+			// routing entry for the version now primary would be refused.
+			in.RoutingConfig = &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}
+		}
+		out, err := s.api.UpdateAlias(ctx, in)
+		var pf *types.PreconditionFailedException
+		if errors.As(err, &pf) {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("alias %s: switch %s -> %s: %w", t, p.From, p.To, classify(err))
+		}
+		if got := aws.ToString(out.FunctionVersion); got != p.To {
+			return fmt.Errorf("alias %s: switch %s -> %s: alias answered version %s", t, p.From, p.To, got)
+		}
+		return nil
+	}
+	return fmt.Errorf("alias %s: switch %s -> %s: the alias kept changing between read and write (%d attempts): %w", t, p.From, p.To, writeAttempts, lastErr)
+}
+
+// classify marks AWS's "does not exist" answers so callers can tell them apart with errors.Is.
+func classify(err error) error {
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %w", rollback.ErrNotFound, err)
+	}
+	return err
+}
+
+// MaxDescription is Lambda's limit on an alias description.
+const MaxDescription = 256
+
+// marker starts Rewind's part of a description; what comes before it is the owner's, kept as is.
+const marker = "rewind:"
+
+// EncodeDescription puts m after the owner's text prefix in at most MaxDescription characters:
+// "owner text rewind: b=.. i=.. l=.. t=..", with the values of rollback.Memory.Encode. When it does
+// not fit, the oldest sightings go first, then the oldest incidents, the alarm name of the last
+// change, the oldest known-bad marks, and last of all the end of the owner's text.
+func EncodeDescription(prefix string, m rollback.Memory) string {
+	m = rollback.Memory{Bad: append([]string(nil), m.Bad...), Incidents: append([]string(nil), m.Incidents...),
+		Last: m.Last, Timeline: append([]rollback.Sighting(nil), m.Timeline...)}
+	if m.Last != nil {
+		last := *m.Last
+		m.Last = &last
+	}
+	for {
+		s := join(prefix, m)
+		if len(s) <= MaxDescription {
+			return s
+		}
+		switch {
+		case len(m.Timeline) > 1:
+			m.Timeline = m.Timeline[1:]
+		case len(m.Incidents) > 1:
+			m.Incidents = m.Incidents[1:]
+		case m.Last != nil && m.Last.Alarm != "":
+			m.Last.Alarm = ""
+		case len(m.Bad) > 1:
+			m.Bad = m.Bad[1:]
+		case prefix != "":
+			prefix = prefix[:max(0, len(prefix)-(len(s)-MaxDescription))]
+			for !utf8.ValidString(prefix) {
+				prefix = prefix[:len(prefix)-1] // never cut a character in half
+			}
+		default:
+			return s[:MaxDescription] // unreachable with Lambda versions and Rewind's bounds
+		}
+	}
+}
+
+var fields = []struct{ key, v string }{{"b", rollback.VarBad}, {"i", rollback.VarIncidents}, {"l", rollback.VarLast}, {"t", rollback.VarTimeline}}
+
+func join(prefix string, m rollback.Memory) string {
+	enc := m.Encode()
+	parts := []string{marker}
+	for _, f := range fields {
+		if v := enc[f.v]; v != "" {
+			parts = append(parts, f.key+"="+v)
+		}
+	}
+	if prefix = strings.TrimSpace(prefix); prefix != "" {
+		return prefix + " " + strings.Join(parts, " ")
+	}
+	return strings.Join(parts, " ")
+}
+
+// DecodeDescription splits a description into the owner's text and Rewind's memory.
+func DecodeDescription(d string) (prefix string, m rollback.Memory, err error) {
+	i := strings.LastIndex(d, marker)
+	if i < 0 {
+		return d, rollback.Memory{}, nil
+	}
+	prefix = strings.TrimSpace(d[:i])
+	vars := map[string]string{}
+	for _, kv := range strings.Fields(d[i+len(marker):]) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return prefix, m, fmt.Errorf("%q is not key=value", kv)
+		}
+		for _, f := range fields {
+			if f.key == k {
+				vars[f.v] = v
+			}
+		}
+	}
+	m, err = rollback.DecodeMemory(vars)
+	return prefix, m, err
+}
