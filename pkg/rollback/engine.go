@@ -50,7 +50,8 @@ type Status struct {
 	Deployments  []DeploymentView `json:"deployments"`
 	LastRollback *Change          `json:"lastRollback"`
 	KnownBad     []string         `json:"knownBad"`
-	Timeline     []TimelineView   `json:"timeline"` // newest first
+	Timeline     []TimelineView   `json:"timeline"`           // newest first
+	Progress     string           `json:"progress,omitempty"` // State.Progress, e.g. CloudFront's InProgress/Deployed
 }
 
 // TimelineView is one sighting in a status answer.
@@ -196,13 +197,16 @@ func (e *Engine) Status(ctx context.Context, t target.Target) Result {
 	}
 	res.Outcome, res.From, res.To = OutcomeOK, state.Live, state.Live
 	res.Reason = fmt.Sprintf("%s serves %s; %d deployments in history", t, state.Live, len(history))
+	if state.Progress != "" {
+		res.Reason += "; the last change is " + state.Progress
+	}
 	timeline := make([]TimelineView, 0, len(state.Memory.Timeline))
 	for i := len(state.Memory.Timeline) - 1; i >= 0; i-- {
 		s := state.Memory.Timeline[i]
 		timeline = append(timeline, TimelineView{Sighting: s, Bad: state.Memory.IsBad(s.Deployment)})
 	}
 	res.Status = &Status{Current: state.Live, Canary: state.Canary, Deployments: views,
-		LastRollback: state.Memory.Last, KnownBad: append([]string{}, state.Memory.Bad...), Timeline: timeline}
+		LastRollback: state.Memory.Last, KnownBad: append([]string{}, state.Memory.Bad...), Timeline: timeline, Progress: state.Progress}
 	return res
 }
 

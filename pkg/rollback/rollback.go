@@ -47,6 +47,9 @@ type State struct {
 	LastUpdated time.Time    // when the stage last changed; zero when the API does not say
 	History     []Deployment // complete, in no particular order
 	Memory      Memory       // what Rewind recorded on the target
+	// Progress is how far the target's last change has spread where the service says so (CloudFront:
+	// "InProgress" until every edge has it, then "Deployed"); empty for targets that switch at once.
+	Progress string
 }
 
 // active reports whether the canary really sends traffic to another deployment.

@@ -152,12 +152,18 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		if err != nil {
 			return err
 		}
-		if live := aws.ToString(cur.FunctionVersion); live != expect {
+		prefix, _, _ := DecodeDescription(aws.ToString(cur.Description))
+		desc := EncodeDescription(prefix, p.Memory)
+		live := aws.ToString(cur.FunctionVersion)
+		if live == p.To && aws.ToString(cur.Description) == desc && (p.Kind == rollback.KindRecord || noRouting(cur)) {
+			// This very write already landed: its response was lost, and the SDK's retry carried the
+			// RevisionId from before it (412). The memory holds this decision's time: nobody else wrote it.
+			return nil
+		}
+		if live != expect {
 			return fmt.Errorf("alias %s: switch %s -> %s: the alias now serves version %s; not overwriting a change made since it was read", t, p.From, p.To, live)
 		}
-		prefix, _, _ := DecodeDescription(aws.ToString(cur.Description))
-		in := &lambda.UpdateAliasInput{FunctionName: &t.APIID, Name: &t.Stage, RevisionId: cur.RevisionId,
-			Description: aws.String(EncodeDescription(prefix, p.Memory))}
+		in := &lambda.UpdateAliasInput{FunctionName: &t.APIID, Name: &t.Stage, RevisionId: cur.RevisionId, Description: aws.String(desc)}
 		if p.Kind != rollback.KindRecord {
 			in.FunctionVersion = aws.String(p.To)
 			// Any switch drops weighted routing: the canary is what is being rolled back, and a
@@ -179,6 +185,10 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		return nil
 	}
 	return fmt.Errorf("alias %s: switch %s -> %s: the alias kept changing between read and write (%d attempts): %w", t, p.From, p.To, writeAttempts, lastErr)
+}
+
+func noRouting(a *lambda.GetAliasOutput) bool {
+	return a.RoutingConfig == nil || len(a.RoutingConfig.AdditionalVersionWeights) == 0
 }
 
 // classify marks AWS's "does not exist" answers so callers can tell them apart with errors.Is.

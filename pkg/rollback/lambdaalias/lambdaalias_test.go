@@ -183,6 +183,21 @@ func TestAnotherWriterBetweenReadAndWriteIsReadAgainNotOverwritten(t *testing.T)
 	}
 }
 
+func TestALostResponseIsRecognisedAsRewindsOwnWrite(t *testing.T) {
+	f := newFixture(t, 3, "2", map[string]float64{"3": 0.5})
+	f.lam.InjectFault("UpdateAlias", awslocal.Fault{Status: 502, AfterApply: true})
+	res := f.engine(false).Do(context.Background(), f.target, alarm("inc1"))
+	if res.Outcome != rollback.OutcomeRolledBack || f.lam.Writes() != 1 {
+		t.Fatalf("%+v, writes %d", res, f.lam.Writes())
+	}
+	if a := f.alias(t); a.FunctionVersion != "2" || len(a.Weights) != 0 {
+		t.Errorf("alias %+v", a)
+	}
+	if got := f.lam.CallCount("UpdateAlias"); got != 2 {
+		t.Errorf("UpdateAlias calls = %d, want the lost one and its refused retry", got)
+	}
+}
+
 func TestAliasOnLatestIsRefused(t *testing.T) {
 	f := newFixture(t, 3, "$LATEST", nil)
 	res := f.engine(false).Do(context.Background(), f.target, alarm("inc1"))
