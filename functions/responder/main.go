@@ -14,6 +14,9 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rewind-sre/rewind/pkg/awsretry"
@@ -21,6 +24,9 @@ import (
 	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
+	"github.com/rewind-sre/rewind/pkg/rollback/httpstage"
+	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
@@ -46,22 +52,59 @@ func main() {
 	if err != nil {
 		fail("AWS configuration", err)
 	}
-	apigw := apigateway.NewFromConfig(awsCfg)
-
-	engine := rollback.NewEngine(reststage.New(apigw), rollback.Options{DryRun: cfg.DryRun,
-		Guard: rollback.Guard{Max: cfg.MaxAutoPerHour, Window: time.Hour}})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(apigw, apiNameTTL, nil))
 	var notifier responder.Notifier
 	if cfg.NotifyTopicARN != "" {
 		notifier = notify.New(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	}
-	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, notifier, log)
+	h, err := newHandler(cfg, awsCfg, notifier, log, nil)
 	if err != nil {
 		fail("configuration", err)
 	}
 
 	log.Info("ready", "targets", len(cfg.Targets), "dryRun", cfg.DryRun, "region", awsCfg.Region)
 	lambda.Start(h.Handle)
+}
+
+// newHandler wires the handler: one engine per kind of target configured. now may be nil (time.Now).
+func newHandler(cfg config.Config, awsCfg aws.Config, notifier responder.Notifier, log *slog.Logger, now func() time.Time) (*responder.Handler, error) {
+	engines, apigw := newEngines(cfg, awsCfg, rollback.Options{DryRun: cfg.DryRun,
+		Guard: rollback.Guard{Max: cfg.MaxAutoPerHour, Window: time.Hour}, Now: now})
+	var names *target.NameCache
+	if apigw != nil {
+		names = target.NewNameCache(apigw, apiNameTTL, now)
+	}
+	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, names)
+	return responder.New(cfg, engines, resolver, notifier, log)
+}
+
+// newEngines builds an engine, and its client, only for the kinds of target TARGETS names: a
+// REST-only deployment builds the API Gateway client and nothing else. It also returns the REST
+// client (nil without REST targets), which resolves alarms' ApiName dimension.
+func newEngines(cfg config.Config, awsCfg aws.Config, opts rollback.Options) (responder.Engines, *apigateway.Client) {
+	kinds := map[target.Kind]bool{}
+	for _, t := range cfg.Targets {
+		kinds[t.Kind] = true
+	}
+	engines := responder.Engines{}
+	var apigw *apigateway.Client
+	for kind := range kinds {
+		var s rollback.Strategy
+		switch kind {
+		case target.KindRESTStage:
+			apigw = apigateway.NewFromConfig(awsCfg)
+			s = reststage.New(apigw)
+		case target.KindHTTPStage:
+			s = httpstage.New(apigatewayv2.NewFromConfig(awsCfg))
+		case target.KindLambdaAlias:
+			s = lambdaalias.New(awslambda.NewFromConfig(awsCfg))
+		case target.KindCloudFront:
+			s = cfbehavior.New(cloudfront.NewFromConfig(awsCfg))
+		default:
+			continue // responder.New names the kind nobody can move
+		}
+		engines[kind] = rollback.NewEngine(s, opts)
+	}
+	return engines, apigw
 }
 
 // fail reports an init error and exits non-zero, which Lambda records as the init failure.

@@ -130,6 +130,13 @@ func TestResolveByTheDimensionsOfEachKind(t *testing.T) {
 	if got, ok, _, _ := single.Resolve(context.Background(), "api-user-id errors", dims{"FunctionName": "api-user-id"}); !ok || got.String() != "abc/prod" {
 		t.Errorf("single REST target: %v %v", got, ok)
 	}
+	// No REST target: an ApiName alarm (say, the API in front of the alias) goes by ALARM_TARGETS, and
+	// no API Gateway client is needed to resolve it.
+	aliasOnly, _ := ParseList("lambda:fn:live,lambda:fn:beta")
+	m, _ := ParseMappings("api-5xx=lambda:fn:live", aliasOnly)
+	if got, ok, why, err := NewResolver(aliasOnly, m, nil).Resolve(context.Background(), "api-5xx", dims{"ApiName": "users", "Stage": "prod"}); !ok || err != nil || got.String() != "lambda:fn:live" {
+		t.Errorf("ApiName alarm without REST targets: %v %v %s %v", got, ok, why, err)
+	}
 	// One alias only: an alarm about another function is not about it.
 	alias := NewResolver([]Target{{Kind: KindLambdaAlias, APIID: "fn", Stage: "live"}}, nil, nil)
 	if got, ok, why, _ := alias.Resolve(context.Background(), "other errors", dims{"FunctionName": "other"}); ok {

@@ -110,12 +110,13 @@ func NewResolver(targets []Target, mappings []Mapping, names *NameCache) *Resolv
 // Resolve returns the target an alarm concerns. ok=false with a reason means the alarm is not for an
 // allowed target (ignore it); err means the question could not be answered (fail, so it is retried).
 //
-// In order: an ApiName dimension names a REST API (its Stage dimension the stage); an ALARM_TARGETS
+// In order: an ApiName dimension names a REST API (its Stage dimension the stage) when there are REST
+// targets; an ALARM_TARGETS
 // glob matching the alarm's name; the dimensions of the other kinds (ApiId+Stage: an HTTP API stage;
 // FunctionName+Resource "function:alias": a Lambda alias; DistributionId: a CloudFront target), when
 // they name exactly one target; the single target when there is only one.
 func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimensions) (t Target, ok bool, reason string, err error) {
-	if apiName, has := dims.Dimension("ApiName"); has {
+	if apiName, has := dims.Dimension("ApiName"); has && r.hasKind(KindRESTStage) {
 		return r.byAPIName(ctx, apiName, dims)
 	}
 	for _, m := range r.mappings {
