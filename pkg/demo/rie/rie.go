@@ -8,6 +8,7 @@ package rie
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -291,9 +292,10 @@ func (f *Function) Logs() string { return f.logs.String() }
 
 // Response is the emulator's answer to one invocation.
 type Response struct {
-	Status int
-	Body   []byte
-	Took   time.Duration
+	RequestID string // the invocation's request id (the context's AwsRequestID)
+	Status    int
+	Body      []byte
+	Took      time.Duration
 	// ErrorType and ErrorMessage are set when the handler failed. The emulator answers such an
 	// invocation with HTTP 200 and the error as the body, as Lambda does (Lambda also sets
 	// X-Amz-Function-Error; the emulator does not), so the body is what tells.
@@ -313,6 +315,9 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) (Response, error)
 		return Response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The emulator takes the invocation's request id from this header, so its REPORT line can be found.
+	id := newRequestID()
+	req.Header.Set("X-Amzn-RequestId", id)
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -323,7 +328,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) (Response, error)
 	if err != nil {
 		return Response{}, fmt.Errorf("invoke %s: read answer: %w", f.InvokeURL(), err)
 	}
-	r := Response{Status: resp.StatusCode, Body: body, Took: time.Since(start)}
+	r := Response{RequestID: id, Status: resp.StatusCode, Body: body, Took: time.Since(start)}
 	var fe struct {
 		ErrorType    string `json:"errorType"`
 		ErrorMessage string `json:"errorMessage"`
@@ -332,6 +337,66 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) (Response, error)
 		r.ErrorType, r.ErrorMessage = fe.ErrorType, fe.ErrorMessage
 	}
 	return r, nil
+}
+
+// Report is what the emulator measured for one invocation.
+type Report struct {
+	Duration time.Duration // the handler's run, as on Lambda's REPORT line
+	Init     time.Duration // the bootstrap's init (cold start), when this invocation had one
+}
+
+// reportWithin bounds the wait for the emulator's REPORT line, which it prints just before answering.
+const reportWithin = time.Second
+
+// Report reads the emulator's REPORT line for the invocation with request id, and the init it
+// reported before it when the invocation was a cold start.
+func (f *Function) Report(requestID string) (Report, bool) {
+	deadline := time.Now().Add(reportWithin)
+	for {
+		if r, ok := parseReport(f.Logs(), requestID); ok || time.Now().After(deadline) {
+			return r, ok
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// parseReport finds "REPORT RequestId: id\t…Duration: 3.21 ms\t…" and, between that invocation's
+// START line and it, rapid's "INIT REPORT(durationMs: 17.35…)".
+func parseReport(logs, id string) (Report, bool) {
+	var r Report
+	startAt := strings.Index(logs, "START RequestId: "+id)
+	if startAt < 0 {
+		return r, false
+	}
+	rest := logs[startAt:]
+	i := strings.Index(rest, "REPORT RequestId: "+id)
+	if i < 0 {
+		return r, false
+	}
+	if j := strings.Index(rest[:i], "INIT REPORT(durationMs: "); j >= 0 {
+		v := rest[j+len("INIT REPORT(durationMs: "):]
+		if k := strings.IndexByte(v, ')'); k > 0 {
+			if ms, err := strconv.ParseFloat(v[:k], 64); err == nil {
+				r.Init = time.Duration(ms * float64(time.Millisecond))
+			}
+		}
+	}
+	line, _, _ := strings.Cut(rest[i:], "\n")
+	for _, field := range strings.Split(line, "\t") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(field), "Duration: "); ok {
+			if ms, err := strconv.ParseFloat(strings.TrimSuffix(v, " ms"), 64); err == nil {
+				r.Duration = time.Duration(ms * float64(time.Millisecond))
+				return r, true
+			}
+		}
+	}
+	return r, false
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // stopGrace is how long the emulator gets to shut its runtime down after SIGTERM before SIGKILL.

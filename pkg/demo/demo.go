@@ -1,0 +1,623 @@
+// Package demo tells the seed's incident on one machine, with no AWS account: /user/{id} moves from
+// the EC2 server to a new Lambda behind API Gateway, the release starts failing, a CloudWatch-style
+// alarm on the stage's 5XXError fires, its notification reaches Rewind exactly as SNS delivers it to
+// Lambda, and Rewind (the real bootstrap, under the AWS Lambda Runtime Interface Emulator) puts the
+// stage back on the deployment that proxies to EC2. Traffic runs throughout, so the failure and the
+// recovery are what a user would have seen.
+//
+// Everything listens on loopback; every process and server the demo starts is stopped when it ends,
+// also on failure and on interrupt, and the demo checks that nothing is left.
+package demo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
+	"github.com/rewind-sre/rewind/pkg/demo/rie"
+	"github.com/rewind-sre/rewind/pkg/demo/traffic"
+)
+
+// Options tune the story; the zero value of each field means its default.
+type Options struct {
+	Threshold float64       // 5XX responses within one alarm period that fire the alarm; default 10
+	Period    time.Duration // the alarm's period; default 10s
+	RPS       int           // requests per second at the stage; default 50
+	Warmup    time.Duration // healthy traffic on the legacy deployment before the release; default 3s, at least 1s
+	FailAfter time.Duration // the new Lambda answers this long, then fails; default 5s
+	Recovery  time.Duration // traffic shown after the rollback; default 5s
+	Port      int           // the data plane's port; 0 picks a free one
+	Timeout   time.Duration // bound on the whole run; default 55s
+
+	Out  io.Writer // the story; default os.Stdout
+	Live bool      // rewrite the progress line in place (for a terminal)
+	// Logs, when set, receives the emulator's and Rewind's own output as it happens; otherwise its
+	// tail is printed only when something fails.
+	Logs io.Writer
+	// ModuleRoot is the Rewind checkout (the directory with go.mod); "" finds it from the working directory.
+	ModuleRoot string
+	// Emulator is the aws-lambda-rie to use; "" finds it, or installs it when it is missing.
+	Emulator string
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if o.Threshold == 0 {
+		o.Threshold = 10
+	}
+	if o.RPS == 0 {
+		o.RPS = 50
+	}
+	def(&o.Period, 10*time.Second)
+	def(&o.Warmup, 3*time.Second)
+	def(&o.FailAfter, 5*time.Second)
+	def(&o.Recovery, 5*time.Second)
+	def(&o.Timeout, 55*time.Second)
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	switch {
+	case o.Threshold < 1:
+		return fmt.Errorf("threshold %v: want at least 1 error per period", o.Threshold)
+	case o.RPS < 1 || o.RPS > 1000:
+		return fmt.Errorf("rps %d: want 1 to 1000 requests per second", o.RPS)
+	case o.Period < time.Second || o.Period%time.Second != 0:
+		return fmt.Errorf("period %s: want whole seconds, at least 1s", o.Period)
+	case o.Warmup < time.Second:
+		// API Gateway's dates are whole seconds: a release within the stage's first second would
+		// carry a lastUpdatedDate after the alarm, and Rewind would rightly call the alarm stale.
+		return fmt.Errorf("warmup %s: want at least 1s", o.Warmup)
+	case o.FailAfter < 0 || o.Recovery < 0:
+		return fmt.Errorf("fail-after %s, recovery %s: want durations of 0 or more", o.FailAfter, o.Recovery)
+	case o.Port < 0 || o.Port > 65535:
+		return fmt.Errorf("port %d: want 0 (any free port) to 65535", o.Port)
+	case o.Timeout < 5*time.Second:
+		return fmt.Errorf("timeout %s: want at least 5s", o.Timeout)
+	}
+	return nil
+}
+
+// The emulator passes every invocation a function ARN in its own fixed account and region, so the
+// demo's API Gateway and alarm live there: an alarm from the function's own account needs no
+// ALLOWED_ACCOUNTS.
+const (
+	account  = rie.AccountID
+	region   = rie.Region
+	topicARN = "arn:aws:sns:" + region + ":" + account + ":rewind-alarms"
+)
+
+// AlarmName is the demo's CloudWatch alarm.
+const AlarmName = APIName + "-5xx"
+
+// Report is what happened, for the caller to check.
+type Report struct {
+	Start          time.Time
+	BuildTook      time.Duration // building the bootstrap
+	Emulator       string        // path of aws-lambda-rie
+	Installed      bool          // the demo installed the emulator
+	DataPlane      string        // base URL users called
+	Released       time.Time     // the new Lambda went live
+	FirstFailure   time.Time     // first 5xx a user got
+	Alarm          time.Time     // the alarm went to ALARM
+	AlarmReason    string
+	Delivered      time.Time     // the SNS event was handed to the function
+	Answered       time.Time     // the function answered
+	InvokeTook     time.Duration // the invocation's round trip, cold start included
+	Handler        time.Duration // the handler's run, as the emulator's REPORT line says
+	ColdStart      time.Duration // the bootstrap's init before it, as the emulator reports it
+	Switched       time.Time     // Rewind's UpdateStage reached API Gateway
+	FirstRecovered time.Time     // first 2xx from the legacy deployment after the failure began
+	Decision       Decision      // Rewind's answer to the alarm
+	Status         StatusAnswer  // Rewind's answer to {"action":"status"} afterwards
+	LiveAtEnd      string        // what the stage served at the end
+	OK, Errors5xx  int           // responses over the whole run
+	Other          int
+	Listeners      []string // every loopback address the demo listened on
+	Bootstrap      string   // path of the bootstrap it built (removed at the end)
+}
+
+// Decision is the part of Rewind's answer the story shows.
+type Decision struct {
+	Action     string  `json:"action"`
+	Target     string  `json:"target"`
+	Outcome    string  `json:"outcome"`
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Rule       string  `json:"rule,omitempty"`
+	Reason     string  `json:"reason"`
+	Alarm      string  `json:"alarm,omitempty"`
+	DurationMS float64 `json:"durationMs,omitempty"`
+}
+
+// StatusAnswer is the part of Rewind's status answer the story shows.
+type StatusAnswer struct {
+	Outcome      string   `json:"outcome"`
+	Current      string   `json:"current"`
+	KnownBad     []string `json:"knownBad"`
+	LastRollback *struct {
+		Kind  string `json:"kind"`
+		From  string `json:"from"`
+		To    string `json:"to"`
+		By    string `json:"by"`
+		Alarm string `json:"alarm,omitempty"`
+	} `json:"lastRollback"`
+	Deployments []struct {
+		ID   string `json:"id"`
+		Live bool   `json:"live"`
+		Bad  bool   `json:"bad"`
+	} `json:"deployments"`
+}
+
+// Run tells the story. It returns an error when any step did not happen (the alarm did not fire,
+// Rewind did not roll back, traffic did not recover, something was left running) or ctx ended.
+func Run(ctx context.Context, o Options) (rep Report, err error) {
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return rep, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	rep.Start = time.Now()
+	p := newPrinter(o.Out, o.Live, rep.Start)
+
+	p.textf("Rewind demo: the seed's incident on this machine, no AWS account needed.\n" +
+		"/user/{id} moves from EC2 to a new Lambda behind API Gateway; the release breaks; a CloudWatch alarm\n" +
+		"fires; SNS invokes Rewind (the real bootstrap, under aws-lambda-rie); Rewind switches the stage back.\n\n")
+
+	root := o.ModuleRoot
+	if root == "" {
+		if root, err = moduleRoot(); err != nil {
+			return rep, err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "rewind-demo-")
+	if err != nil {
+		return rep, fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	// Set-up the README promises the target does itself: the emulator (installed if missing) and
+	// the bootstrap, side by side since either can take a while on a cold machine.
+	p.textf("setup   building the bootstrap and finding aws-lambda-rie …\n")
+	var wg sync.WaitGroup
+	var buildErr, rieErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		t := time.Now()
+		rep.Bootstrap, buildErr = rie.Build(ctx, root, tmp)
+		rep.BuildTook = time.Since(t)
+	}()
+	go func() {
+		defer wg.Done()
+		if o.Emulator != "" {
+			rep.Emulator = o.Emulator
+			return
+		}
+		rep.Emulator, rep.Installed, rieErr = rie.Ensure(ctx, nil)
+	}()
+	wg.Wait()
+	if err := errors.Join(buildErr, rieErr); err != nil {
+		return rep, err
+	}
+	how := "found"
+	if rep.Installed {
+		how = "installed with " + rie.InstallCommand()
+	}
+	p.textf("        bootstrap built for linux/%s in %s; aws-lambda-rie %s at %s\n", runtime.GOARCH, ms(rep.BuildTook), how, rep.Emulator)
+
+	// Restart the clock: the story starts when the stage does.
+	rep.Start = time.Now()
+	p.restart(rep.Start)
+	w, err := newWorld(o.Port, rep.Start)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		stopCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stop()
+		if serr := w.stop(stopCtx); serr != nil && err == nil {
+			err = fmt.Errorf("stop the local servers: %w", serr)
+		}
+	}()
+	rep.DataPlane = w.data + "/" + StageName
+	rep.Listeners = append([]string(nil), w.addrs...)
+
+	var logs io.Writer = io.Discard
+	if o.Logs != nil {
+		logs = o.Logs
+	}
+	fn, err := rie.Start(ctx, rie.Config{Emulator: rep.Emulator, Bootstrap: rep.Bootstrap, Env: functionEnv(w, tmp), Output: logs})
+	if err != nil {
+		return rep, err
+	}
+	rep.Listeners = append(rep.Listeners, strings.TrimPrefix(fn.Endpoint(), "http://"), fn.RuntimeAPI())
+	defer func() {
+		if serr := fn.Stop(); serr != nil && err == nil {
+			err = serr
+		}
+		if err != nil && o.Logs == nil {
+			fmt.Fprintf(o.Out, "\nthe emulator's and Rewind's output (last lines):\n%s\n", lastLines(fn.Logs(), 30))
+		}
+	}()
+
+	alarm := cloudwatch.Alarm{
+		Name: AlarmName, Description: "5XX on " + APIName + "/" + StageName + ": Rewind rolls the stage back",
+		AccountID: account, Region: region, Namespace: "AWS/ApiGateway", Metric: "5XXError",
+		Dimensions: []cloudwatch.Dimension{{Name: "ApiName", Value: APIName}, {Name: "Stage", Value: StageName}},
+		Period:     o.Period, Threshold: o.Threshold, TopicARN: topicARN, ConfigUpdated: rep.Start.Add(-time.Hour),
+	}
+	eval, err := cloudwatch.NewEvaluator(alarm, rep.Start)
+	if err != nil {
+		return rep, err
+	}
+
+	p.textf("        API Gateway %s (%s), stage %s; users call %s%s\n", APIName, w.apiID, StageName, rep.DataPlane, userPathHelp)
+	p.textf("          %s  %-40s live now\n", LegacyID, legacyDesc)
+	p.textf("          %s  %-40s released at t+%02.0fs\n", LambdaID, lambdaDesc, o.Warmup.Seconds())
+	p.textf("        Rewind: TARGETS=%s/%s, AWS_ENDPOINT_URL_API_GATEWAY=%s\n", w.apiID, StageName, w.control)
+	p.textf("        alarm %s: Sum(5XXError) >= %g in %s on ApiName=%s, Stage=%s -> SNS -> Rewind\n",
+		AlarmName, o.Threshold, o.Period, APIName, StageName)
+	p.textf("        traffic: %d req/s\n\n", o.RPS)
+	p.event(rep.Start, "stage %s live on %s (%s)", StageName, LegacyID, legacyLabel)
+
+	st := &story{legacy: LegacyID, events: make(chan storyEvent, 4)}
+	counter := traffic.NewCounter(rep.Start)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * o.RPS}}
+	defer client.CloseIdleConnections()
+	trafficCtx, stopTraffic := context.WithCancel(ctx)
+	defer stopTraffic()
+	trafficDone := make(chan error, 1)
+	// waitTraffic stops the traffic and waits until every request it started has ended; once.
+	waitTraffic := sync.OnceValue(func() error { stopTraffic(); return <-trafficDone })
+	go func() {
+		d := traffic.Driver{RPS: o.RPS, Client: client,
+			URL: func(i int) string { return fmt.Sprintf("%s/user/%d", rep.DataPlane, 1000+i%500) }}
+		trafficDone <- d.Run(trafficCtx, func(r traffic.Result) {
+			counter.Add(r)
+			if r.Class() == "5xx" {
+				eval.Put(r.Sent.Add(r.Took), 1)
+			}
+			st.observe(r)
+		})
+	}()
+	defer waitTraffic()
+
+	if err := tell(ctx, o, p, w, fn, eval, counter, st, &rep); err != nil {
+		return rep, err
+	}
+	if err := waitTraffic(); err != nil {
+		return rep, err
+	}
+	p.done()
+	rep.OK, rep.Errors5xx, rep.Other = counter.Totals()
+	rep.LiveAtEnd = w.live()
+
+	// What Rewind says afterwards, asked the way an operator would ask it.
+	if err := askStatus(ctx, p, fn, &rep); err != nil {
+		return rep, err
+	}
+	p.timeline([]step{
+		{"first 5xx to a user", rep.FirstFailure},
+		{"alarm " + AlarmName + " -> ALARM", rep.Alarm},
+		{"notification delivered to Rewind", rep.Delivered},
+		{"stage switched " + LambdaID + " -> " + LegacyID, rep.Switched},
+		{"first 2xx after", rep.FirstRecovered},
+	}, []string{
+		fmt.Sprintf("users got 5xx for %s: %d of %d responses over the whole run",
+			ms(rep.FirstRecovered.Sub(rep.FirstFailure)), rep.Errors5xx, rep.OK+rep.Errors5xx+rep.Other),
+		fmt.Sprintf("Rewind itself: %s from notification to stage switched; the invocation took %s",
+			ms(rep.Switched.Sub(rep.Delivered)), ms(rep.InvokeTook)),
+		fmt.Sprintf("               (the emulator's REPORT: Duration %.1f ms, the bootstrap's %.1f ms init on this cold start included)",
+			float64(rep.Handler.Microseconds())/1000, float64(rep.ColdStart.Microseconds())/1000),
+	})
+
+	// Stop everything now (the deferred calls then do nothing) so the check below sees the end state.
+	client.CloseIdleConnections()
+	if err := fn.Stop(); err != nil {
+		return rep, err
+	}
+	stopCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	if err := w.stop(stopCtx); err != nil {
+		return rep, fmt.Errorf("stop the local servers: %w", err)
+	}
+	if left := leftovers(rep); len(left) > 0 {
+		return rep, fmt.Errorf("left running after the demo: %s", strings.Join(left, "; "))
+	}
+	p.textf("\ncleanup: emulator and bootstrap stopped, %d listeners closed; nothing left running.\n", len(rep.Listeners))
+	return rep, nil
+}
+
+// tell runs the incident: the release, the failure, the alarm and its delivery, the recovery.
+func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function, eval *cloudwatch.Evaluator,
+	counter *traffic.Counter, st *story, rep *Report) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the story did not finish within %s: %s (%w)", o.Timeout, rep.missing(), ctx.Err())
+		case ev := <-st.events:
+			switch ev.kind {
+			case "failure":
+				rep.FirstFailure = ev.r.Sent
+				p.event(ev.r.Sent, "first 5xx: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
+			case "recovered":
+				rep.FirstRecovered = ev.r.Sent
+				p.event(ev.r.Sent, "first 2xx after: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
+			}
+		case now := <-tick.C:
+			sec := int(now.Sub(rep.Start)/time.Second) - 1
+			if sec >= 0 {
+				p.progress(counter.Get(sec))
+			}
+			// The release happens on a tick, so the second before it is shown first.
+			if rep.Released.IsZero() && now.Sub(rep.Start) >= o.Warmup-50*time.Millisecond {
+				rep.Released = time.Now()
+				if err := w.release(rep.Released, o.FailAfter); err != nil {
+					return err
+				}
+				st.arm()
+				p.event(rep.Released, "release: stage %s -> %s (%s)", StageName, LambdaID, lambdaLabel)
+			}
+			if rep.Alarm.IsZero() {
+				if c, changed := eval.Evaluate(now); changed && c.New == cloudwatch.StateAlarm {
+					if err := deliver(ctx, p, w, fn, c, rep); err != nil {
+						return err
+					}
+				}
+			}
+			if !rep.Switched.IsZero() && !rep.FirstRecovered.IsZero() && now.Sub(rep.Switched) >= o.Recovery {
+				return nil
+			}
+		}
+	}
+}
+
+// deliver hands the alarm's state change to Rewind as SNS would, and checks what Rewind did.
+func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c cloudwatch.StateChange, rep *Report) error {
+	rep.Alarm, rep.AlarmReason = c.At, c.Reason
+	p.event(c.At, "ALARM %s: %s", AlarmName, c.Reason)
+	payload, err := json.Marshal(c.SNSEvent(cloudwatch.Delivery{MessageID: newID(), SubscriptionID: newID(), At: time.Now()}))
+	if err != nil {
+		return err
+	}
+	rep.Delivered = time.Now()
+	p.event(rep.Delivered, "SNS -> Lambda: SNSEvent with the alarm JSON as Message (%d bytes) to the bootstrap under aws-lambda-rie", len(payload))
+	resp, err := fn.Invoke(ctx, payload)
+	rep.Answered, rep.InvokeTook = time.Now(), resp.Took
+	if err != nil {
+		return err
+	}
+	if resp.Failed() {
+		return fmt.Errorf("Rewind failed the alarm's invocation (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
+	}
+	var answer struct {
+		Results []Decision `json:"results"`
+	}
+	if err := json.Unmarshal(resp.Body, &answer); err != nil || len(answer.Results) != 1 {
+		return fmt.Errorf("Rewind's answer to the alarm is not one result: %v: %s", err, body(resp.Body))
+	}
+	rep.Decision = answer.Results[0]
+	if r, ok := fn.Report(resp.RequestID); ok {
+		rep.Handler, rep.ColdStart = r.Duration, r.Init
+	}
+	p.event(rep.Answered, "Rewind answered in %s: %s", ms(resp.Took), compactJSON(rep.Decision))
+	if rep.Decision.Outcome != "rolled-back" || rep.Decision.To != LegacyID {
+		return fmt.Errorf("Rewind did not roll back to %s: outcome %s, to %q: %s", LegacyID, rep.Decision.Outcome, rep.Decision.To, rep.Decision.Reason)
+	}
+	at, ok := w.switchedAt()
+	if live := w.live(); !ok || live != LegacyID {
+		return fmt.Errorf("Rewind says rolled back, but the stage serves %s (UpdateStage seen: %v)", live, ok)
+	}
+	rep.Switched = at
+	p.event(at, "stage %s switched %s -> %s (%s) by Rewind's UpdateStage", StageName, LambdaID, LegacyID, legacyLabel)
+	return nil
+}
+
+func askStatus(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
+	resp, err := fn.Invoke(ctx, []byte(`{"action":"status"}`))
+	if err != nil {
+		return err
+	}
+	if resp.Failed() {
+		return fmt.Errorf("status failed (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
+	}
+	if err := json.Unmarshal(resp.Body, &rep.Status); err != nil {
+		return fmt.Errorf("status answer: %w: %s", err, body(resp.Body))
+	}
+	deps := make([]string, 0, len(rep.Status.Deployments))
+	for _, d := range rep.Status.Deployments {
+		s := d.ID
+		if d.Live {
+			s += " live"
+		}
+		if d.Bad {
+			s += " bad"
+		}
+		deps = append(deps, s)
+	}
+	last := "none"
+	if lr := rep.Status.LastRollback; lr != nil {
+		last = fmt.Sprintf("%s %s -> %s by %s %s", lr.Kind, lr.From, lr.To, lr.By, lr.Alarm)
+	}
+	compact := compactJSON(struct {
+		Outcome     string   `json:"outcome"`
+		Current     string   `json:"current"`
+		KnownBad    []string `json:"knownBad"`
+		Last        string   `json:"lastRollback"`
+		Deployments []string `json:"deployments"`
+	}{rep.Status.Outcome, rep.Status.Current, rep.Status.KnownBad, last, deps})
+	p.textf("\nstatus  {\"action\":\"status\"} answers (abridged):\n        %s\n", compact)
+	if rep.Status.Current != LegacyID {
+		return fmt.Errorf("status says %s is live, want %s", rep.Status.Current, LegacyID)
+	}
+	return nil
+}
+
+// story watches the traffic for the moments the timeline needs.
+type story struct {
+	legacy string
+	events chan storyEvent
+
+	mu        sync.Mutex
+	armed     bool // the release happened
+	failed    bool
+	recovered bool
+}
+
+type storyEvent struct {
+	kind string // "failure" or "recovered"
+	r    traffic.Result
+}
+
+func (s *story) arm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = true
+}
+
+// observe takes every result, from many goroutines. The first 5xx after the release is the
+// failure; the first 2xx from the legacy deployment sent after that is the recovery.
+func (s *story) observe(r traffic.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ev storyEvent
+	switch {
+	case s.armed && !s.failed && r.Class() == "5xx":
+		s.failed, ev = true, storyEvent{"failure", r}
+	case s.failed && !s.recovered && r.Class() == "2xx" && r.Deployment == s.legacy:
+		s.recovered, ev = true, storyEvent{"recovered", r}
+	default:
+		return
+	}
+	s.events <- ev // two events at most, and the channel holds four
+}
+
+func (r Report) missing() string {
+	for _, s := range []struct {
+		what string
+		at   time.Time
+	}{{"no release", r.Released}, {"no 5xx yet", r.FirstFailure}, {"no alarm yet", r.Alarm},
+		{"no rollback yet", r.Switched}, {"no 2xx after the rollback yet", r.FirstRecovered}} {
+		if s.at.IsZero() {
+			return s.what
+		}
+	}
+	return "still showing the recovery"
+}
+
+// functionEnv is the bootstrap's whole environment. Only the local API Gateway is reachable: every
+// other AWS endpoint points at a closed loopback port and no shared config or credentials are read,
+// so the demo can never reach a real account whatever the developer's shell holds.
+func functionEnv(w *world, tmp string) []string {
+	return []string{
+		"TARGETS=" + w.apiID + "/" + StageName,
+		"AWS_REGION=" + region,
+		"AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
+		"AWS_ENDPOINT_URL_API_GATEWAY=" + w.control,
+		"AWS_ENDPOINT_URL=http://127.0.0.1:1",
+		"AWS_CONFIG_FILE=" + filepath.Join(tmp, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(tmp, "no-aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"HOME=" + tmp,
+	}
+}
+
+// leftovers lists what still runs or listens after the demo stopped everything.
+func leftovers(rep Report) []string {
+	var left []string
+	for _, a := range rep.Listeners {
+		if c, err := net.DialTimeout("tcp", a, 200*time.Millisecond); err == nil {
+			c.Close()
+			left = append(left, "a listener on "+a)
+		}
+	}
+	if pids := rie.Running(rep.Bootstrap); len(pids) > 0 {
+		left = append(left, fmt.Sprintf("bootstrap processes %v", pids))
+	}
+	return left
+}
+
+// moduleRoot is the Rewind checkout holding the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			line, _, _ := strings.Cut(string(b), "\n")
+			if strings.TrimSpace(line) == "module github.com/rewind-sre/rewind" {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the Rewind repository (no go.mod for github.com/rewind-sre/rewind above the working directory): run make demo from the checkout")
+		}
+		dir = parent
+	}
+}
+
+// newID is a random UUID-shaped id, as SNS message and subscription ids are.
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// compactJSON is v as one line, "->" left readable.
+func compactJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func body(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > 800 {
+		return string(b[:800]) + "…"
+	}
+	return string(b)
+}
+
+func lastLines(s string, n int) string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,152 @@
+package demo_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/demo"
+	"github.com/rewind-sre/rewind/pkg/demo/rie"
+	"github.com/rewind-sre/rewind/pkg/internal/testenv"
+)
+
+// lockedBuffer is a bytes.Buffer a test may read while the demo writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func emulator(t *testing.T) string {
+	t.Helper()
+	p, err := rie.Find(context.Background())
+	if err != nil {
+		testenv.Missing(t, "aws-lambda-rie", rie.InstallCommand())
+	}
+	return p
+}
+
+// fast is the story at test speed: 1s of healthy traffic, 1s of a working Lambda, 2s periods.
+func fast(t *testing.T, out io.Writer) demo.Options {
+	return demo.Options{Threshold: 5, Period: 2 * time.Second, RPS: 40, Warmup: time.Second, FailAfter: time.Second,
+		Recovery: time.Second, Timeout: 40 * time.Second, Out: out, Emulator: emulator(t)}
+}
+
+// nothingLeft checks, independently of the demo's own check, that no listener and no bootstrap
+// process outlived the run.
+func nothingLeft(t *testing.T, rep demo.Report) {
+	t.Helper()
+	if len(rep.Listeners) == 0 || rep.Bootstrap == "" {
+		t.Fatalf("the report names no listeners (%v) or no bootstrap (%q): nothing to check", rep.Listeners, rep.Bootstrap)
+	}
+	for _, a := range rep.Listeners {
+		if c, err := net.DialTimeout("tcp", a, 200*time.Millisecond); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections", a)
+		}
+	}
+	if pids := rie.Running(rep.Bootstrap); len(pids) > 0 {
+		t.Errorf("bootstrap still running: pids %v", pids)
+	}
+}
+
+// TestDemoTellsTheStory runs the whole demo: the real bootstrap under the emulator rolls the stage
+// back on the alarm, users get 2xx again, status says so, and nothing is left running.
+func TestDemoTellsTheStory(t *testing.T) {
+	var out bytes.Buffer
+	rep, err := demo.Run(context.Background(), fast(t, &out))
+	t.Logf("demo output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := []struct {
+		what string
+		at   time.Time
+	}{{"release", rep.Released}, {"first 5xx", rep.FirstFailure}, {"alarm", rep.Alarm}, {"delivered", rep.Delivered},
+		{"switched", rep.Switched}, {"first 2xx after", rep.FirstRecovered}}
+	for i, s := range order {
+		if s.at.IsZero() {
+			t.Fatalf("%s did not happen", s.what)
+		}
+		// API Gateway's clock keeps whole seconds nowhere here: Calls carry the real time.
+		if i > 0 && s.at.Before(order[i-1].at.Add(-50*time.Millisecond)) {
+			t.Errorf("%s at %s comes before %s at %s", s.what, s.at, order[i-1].what, order[i-1].at)
+		}
+	}
+	if d := rep.Decision; d.Outcome != "rolled-back" || d.From != demo.LambdaID || d.To != demo.LegacyID || d.Alarm != demo.AlarmName {
+		t.Errorf("decision %+v", d)
+	}
+	if s := rep.Status; s.Current != demo.LegacyID || len(s.KnownBad) != 1 || s.KnownBad[0] != demo.LambdaID ||
+		s.LastRollback == nil || s.LastRollback.By != "alarm" {
+		t.Errorf("status %+v", s)
+	}
+	if rep.LiveAtEnd != demo.LegacyID || rep.Errors5xx == 0 || rep.OK == 0 {
+		t.Errorf("live at end %s, 2xx %d, 5xx %d", rep.LiveAtEnd, rep.OK, rep.Errors5xx)
+	}
+	if rep.InvokeTook <= 0 || rep.Handler <= 0 {
+		t.Errorf("invoke took %s, the emulator's REPORT said %s", rep.InvokeTook, rep.Handler)
+	}
+	for _, want := range []string{"ALARM luna-api-5xx: Threshold Crossed", `"outcome":"rolled-back"`, "first 2xx after",
+		"timeline", "notification delivered to Rewind", "nothing left running"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	nothingLeft(t, rep)
+}
+
+// TestInterruptLeavesNothingBehind: a run ended early, as by Ctrl-C, stops the emulator, the
+// bootstrap and every server before Run returns.
+func TestInterruptLeavesNothingBehind(t *testing.T) {
+	var out lockedBuffer
+	o := fast(t, &out)
+	o.FailAfter = time.Hour // no alarm: the interrupt comes mid-story
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Interrupt once the emulator runs (its listeners are the last the demo opens).
+		for !strings.Contains(out.String(), "stage service live on dep1") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		cancel()
+	}()
+	rep, err := demo.Run(ctx, o)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled\n%s", err, out.String())
+	}
+	nothingLeft(t, rep)
+}
+
+func TestOptionsAreChecked(t *testing.T) {
+	for name, o := range map[string]demo.Options{
+		"warmup":    {Warmup: 500 * time.Millisecond},
+		"period":    {Period: 1500 * time.Millisecond},
+		"rps":       {RPS: -1},
+		"threshold": {Threshold: 0.5},
+		"port":      {Port: 70000},
+	} {
+		var out bytes.Buffer
+		o.Out = &out
+		if _, err := demo.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want one naming %s", name, err, name)
+		}
+	}
+}
