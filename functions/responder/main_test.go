@@ -172,7 +172,10 @@ func TestEachAlarmReachesTheTargetItsDimensionsName(t *testing.T) {
 				return alarm("users-errors", "AWS/Lambda", "FunctionName", "api-user-id", "Resource", "api-user-id:live")
 			},
 			func(*world) string { return "lambda:api-user-id:live" },
-			func(t *testing.T, w *world) bool { a, _ := w.lam.Alias("api-user-id", "live"); return a.FunctionVersion == "1" }},
+			func(t *testing.T, w *world) bool {
+				a, _ := w.lam.Alias("api-user-id", "live")
+				return a.FunctionVersion == "1"
+			}},
 		{"cloudfront behaviour by DistributionId",
 			func(*world) json.RawMessage {
 				return alarm("cf-5xx", "AWS/CloudFront", "DistributionId", "E2QWRUHAPOMQZL", "Region", "Global")
@@ -183,9 +186,14 @@ func TestEachAlarmReachesTheTargetItsDimensionsName(t *testing.T) {
 				return v.Behaviors["/api/users/*"] == "legacy-ec2"
 			}},
 		{"http stage by ApiId+Stage",
-			func(w *world) json.RawMessage { return alarm("http-5xx", "AWS/ApiGateway", "ApiId", w.httpAPI, "Stage", "live") },
+			func(w *world) json.RawMessage {
+				return alarm("http-5xx", "AWS/ApiGateway", "ApiId", w.httpAPI, "Stage", "live")
+			},
 			func(w *world) string { return "http:" + w.httpAPI + "/live" },
-			func(t *testing.T, w *world) bool { st, _ := w.v2.Stage(w.httpAPI, "live"); return st.DeploymentID == "hd1" }},
+			func(t *testing.T, w *world) bool {
+				st, _ := w.v2.Stage(w.httpAPI, "live")
+				return st.DeploymentID == "hd1"
+			}},
 		{"rest stage by ApiName+Stage",
 			func(*world) json.RawMessage {
 				return alarm("rest-5xx", "AWS/ApiGateway", "ApiName", "luna-api", "Stage", "service")

@@ -6,6 +6,7 @@ package samtemplate
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,8 +22,14 @@ const (
 	functionID = "ResponderFunction"
 	alarmTopic = "AlarmTopic"
 
-	// stageARN is the one resource a write to API Gateway may name, as render() writes it.
+	// stageARN is the one resource a write to API Gateway REST may name, as render() writes it.
 	stageARN = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
+	// httpStageARN is the HTTP API (v2) stage, the only other resource an API Gateway write may name.
+	httpStageARN = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApiId}/stages/${HttpStageName}"
+	// aliasARN is the one resource a Lambda write may name.
+	aliasARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:${LambdaAliasName}"
+	// distributionARN is the one resource a CloudFront write may name.
+	distributionARN = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CloudFrontDistributionId}"
 	// alarmARNPrefix is what the AlarmTopic policy's aws:SourceArn must start with.
 	alarmARNPrefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
 )
@@ -370,8 +377,17 @@ func isWrite(action string) bool {
 	return true
 }
 
+// writeScopes: the only write actions of these services Rewind's role may hold, and the only
+// resources they may name (a write is any action that is not a read, including any wildcard).
+// API Gateway is checked by its HTTP verbs below.
+var writeScopes = map[string]struct{ actions, resources []string }{
+	"lambda":     {[]string{"lambda:UpdateAlias"}, []string{aliasARN}},
+	"cloudfront": {[]string{"cloudfront:UpdateDistribution"}, []string{distributionARN}},
+}
+
 // checkIAM: no wildcard actions (so no "*" and no "service:*"), no NotAction/NotResource grants,
-// API Gateway writes only on the configured stage, no write on Resource "*".
+// API Gateway writes only on the configured REST or HTTP API stage, Lambda writes only on the
+// configured alias, CloudFront writes only on the configured distribution, no write on Resource "*".
 func checkIAM(t *Template) []problem {
 	stmts, ps := iamStatements(t)
 	if len(stmts) == 0 && len(ps) == 0 {
@@ -404,8 +420,19 @@ func checkIAM(t *Template) []problem {
 			}
 			if apigwWrite {
 				for _, r := range resources {
-					if r != stageARN {
-						ps.add(s.where, "%s on %q: API Gateway writes may only name the stage %s", a, r, stageARN)
+					if r != stageARN && r != httpStageARN {
+						ps.add(s.where, "%s on %q: API Gateway writes may only name the stage %s or the HTTP API stage %s", a, r, stageARN, httpStageARN)
+					}
+				}
+			}
+			service, _, _ := strings.Cut(strings.ToLower(a), ":")
+			if scope, scoped := writeScopes[service]; scoped && isWrite(a) {
+				if !slices.ContainsFunc(scope.actions, func(w string) bool { return strings.EqualFold(w, a) }) {
+					ps.add(s.where, "write action %s: the only %s write Rewind needs is %s", a, service, strings.Join(scope.actions, ", "))
+				}
+				for _, r := range resources {
+					if !slices.Contains(scope.resources, r) {
+						ps.add(s.where, "%s on %q: %s writes may only name %s", a, r, service, strings.Join(scope.resources, " or "))
 					}
 				}
 			}

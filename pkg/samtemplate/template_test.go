@@ -116,6 +116,14 @@ type mutation struct {
 }
 
 const (
+	aliasSub        = `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:${LambdaAliasName}"`
+	distributionSub = `!Sub "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CloudFrontDistributionId}"`
+	httpPatchStmt   = `              - Sid: MoveOnlyThisHttpApiStage
+                Effect: Allow
+                Action:
+                  - apigateway:PATCH
+                Resource: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApiId}/stages/${HttpStageName}"
+`
 	patchStmt = `            - Sid: MoveOnlyThisStage
               Effect: Allow
               Action: apigateway:PATCH
@@ -204,6 +212,22 @@ func iamMutations() []mutation {
             Action: sts:AssumeRole
       ManagedPolicyArns: [!Sub "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"]
 ` + resourcesEnd}}},
+		{name: "UpdateAlias on every alias of the function", check: checkIAM, want: `lambda:UpdateAlias on "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:*"`,
+			edits: [][2]string{{aliasSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:*"`}}},
+		{name: "UpdateAlias on the unqualified function", check: checkIAM, want: "lambda writes may only name",
+			edits: [][2]string{{aliasSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}"`}}},
+		{name: "DeleteFunction on the alias", check: checkIAM, want: "write action lambda:DeleteFunction",
+			edits: [][2]string{{"                  - lambda:UpdateAlias\n", "                  - lambda:UpdateAlias\n                  - lambda:DeleteFunction\n"}}},
+		{name: "lambda:* on the alias", check: checkIAM, want: `wildcard action "lambda:*"`,
+			edits: [][2]string{{"                  - lambda:UpdateAlias\n", "                  - lambda:*\n"}}},
+		{name: "UpdateDistribution on every distribution", check: checkIAM, want: `cloudfront:UpdateDistribution on "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"`,
+			edits: [][2]string{{distributionSub, `!Sub "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"`}}},
+		{name: "DeleteDistribution on the distribution", check: checkIAM, want: "write action cloudfront:DeleteDistribution",
+			edits: [][2]string{{"                  - cloudfront:UpdateDistribution\n", "                  - cloudfront:UpdateDistribution\n                  - cloudfront:DeleteDistribution\n"}}},
+		{name: "PATCH on every HTTP API stage", check: checkIAM, want: "may only name the stage",
+			edits: [][2]string{{httpPatchStmt, strings.Replace(httpPatchStmt, "/stages/${HttpStageName}", "/stages/*", 1)}}},
+		{name: "PATCH on the HTTP API itself", check: checkIAM, want: `apigateway:PATCH on "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApiId}"`,
+			edits: [][2]string{{httpPatchStmt, strings.Replace(httpPatchStmt, "/stages/${HttpStageName}", "", 1)}}},
 		// Equivalent spellings of the stage ARN must keep passing.
 		{name: "stage ARN as Fn::Join", check: checkIAM, want: "",
 			edits: [][2]string{{patchStmt, strings.Replace(patchStmt, stageSub,
@@ -303,10 +327,39 @@ func envMutations() []mutation {
 		{name: "AWS_REGION set", check: check, want: "AWS_REGION is reserved",
 			edits: [][2]string{{"          LOG_LEVEL: !Ref LogLevel\n", "          LOG_LEVEL: !Ref LogLevel\n          AWS_REGION: !Ref AWS::Region\n"}}},
 		{name: "TARGETS only in Globals passes", check: check, want: "",
-			edits: [][2]string{{"          TARGETS: !If\n            - HasFallback\n            - !Sub \"${RestApiId}/${StageName}@${FallbackDeploymentId}\"\n            - !Sub \"${RestApiId}/${StageName}\"\n", ""},
+			edits: [][2]string{{targetsBlock, ""},
 				{"\nResources:\n", "\nGlobals:\n  Function:\n    Environment:\n      Variables:\n        TARGETS: !Sub \"${RestApiId}/${StageName}\"\n\nResources:\n"}}},
 	}
 }
+
+// targetsBlock is the function's TARGETS variable, every optional strategy included.
+const targetsBlock = `          # Grammar: restApiId/stage[@deployment], http:apiId/stage[@deployment],
+          # lambda:function:alias[@version], cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId.
+          TARGETS: !Join
+            - ""
+            - - !If
+                - HasFallback
+                - !Sub "${RestApiId}/${StageName}@${FallbackDeploymentId}"
+                - !Sub "${RestApiId}/${StageName}"
+              - !If
+                - HasHttpStage
+                - !If
+                  - HasHttpFallback
+                  - !Sub ",http:${HttpApiId}/${HttpStageName}@${HttpFallbackDeploymentId}"
+                  - !Sub ",http:${HttpApiId}/${HttpStageName}"
+                - ""
+              - !If
+                - HasLambdaAlias
+                - !If
+                  - HasLambdaFallback
+                  - !Sub ",lambda:${LambdaFunctionName}:${LambdaAliasName}@${LambdaFallbackVersion}"
+                  - !Sub ",lambda:${LambdaFunctionName}:${LambdaAliasName}"
+                - ""
+              - !If
+                - HasCloudFront
+                - !Sub ",cloudfront:${CloudFrontDistributionId}:${CloudFrontPathPattern}@${CloudFrontLegacyOriginId}"
+                - ""
+`
 
 func alarmMutations() []mutation {
 	return []mutation{

@@ -15,7 +15,9 @@ func TestParseKinds(t *testing.T) {
 	}{
 		{"a1b2c3d4e5/prod", Target{Kind: KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}, "a1b2c3d4e5/prod"},
 		{"rest:a1b2c3d4e5/prod@d1", Target{Kind: KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod", Fallback: "d1"}, "a1b2c3d4e5/prod"},
-		{"http:h1b2c3d4e5/$default", Target{}, ""}, // "$" is not a stage character Rewind accepts
+		{"http:h1b2c3d4e5/$default", Target{Kind: KindHTTPStage, APIID: "h1b2c3d4e5", Stage: "$default"}, "http:h1b2c3d4e5/$default"},
+		{"h1b2c3d4e5/$default", Target{}, ""},    // REST stages have no $default
+		{"http:h1b2c3d4e5/$other", Target{}, ""}, // the one "$" name is $default
 		{"http:h1b2c3d4e5/live@dep9", Target{Kind: KindHTTPStage, APIID: "h1b2c3d4e5", Stage: "live", Fallback: "dep9"}, "http:h1b2c3d4e5/live"},
 		{"lambda:api-user-id:live", Target{Kind: KindLambdaAlias, APIID: "api-user-id", Stage: "live"}, "lambda:api-user-id:live"},
 		{"lambda:api-user-id:live@7", Target{Kind: KindLambdaAlias, APIID: "api-user-id", Stage: "live", Fallback: "7"}, "lambda:api-user-id:live"},

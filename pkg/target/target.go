@@ -3,7 +3,7 @@
 // The grammar of one target (TARGETS is a comma-separated list of them):
 //
 //	restApiId/stage[@fallbackDeploymentId]            API Gateway REST API stage (also "rest:" + the same)
-//	http:apiId/stage[@fallbackDeploymentId]           API Gateway HTTP API (v2) stage
+//	http:apiId/stage[@fallbackDeploymentId]           API Gateway HTTP API (v2) stage ("$default" too)
 //	lambda:functionName:alias[@fallbackVersion]       Lambda alias
 //	cloudfront:DISTRIBUTIONID:pathPattern@originId    CloudFront cache behaviour and its legacy origin
 //
@@ -117,7 +117,7 @@ func Parse(s string) (Target, error) {
 	}
 	switch kind {
 	case KindRESTStage, KindHTTPStage:
-		t, err := parseStage(s, rest)
+		t, err := parseStage(kind, s, rest)
 		t.Kind = kind
 		return t, err
 	case KindLambdaAlias:
@@ -128,7 +128,10 @@ func Parse(s string) (Target, error) {
 	return Target{}, fmt.Errorf("target %s: unknown kind %s (want rest, http, lambda or cloudfront)", quote(s), quote(string(kind)))
 }
 
-func parseStage(s, body string) (Target, error) {
+// HTTPDefaultStage is the name of an HTTP API's default stage, the one stage name with a "$".
+const HTTPDefaultStage = "$default"
+
+func parseStage(kind Kind, s, body string) (Target, error) {
 	body, fallback, hasFallback := strings.Cut(body, "@")
 	api, stage, ok := strings.Cut(body, "/")
 	switch {
@@ -136,7 +139,7 @@ func parseStage(s, body string) (Target, error) {
 		return Target{}, fmt.Errorf("target %s: %w (want restApiId/stage)", quote(s), ErrMalformed)
 	case !ValidID(api):
 		return Target{}, fmt.Errorf("target %s: API id %s: %w (want 1-64 letters or digits)", quote(s), quote(api), ErrMalformed)
-	case !ValidStage(stage):
+	case !ValidStage(stage) && !(kind == KindHTTPStage && stage == HTTPDefaultStage):
 		return Target{}, fmt.Errorf("target %s: stage %s: %w (want 1-128 letters, digits, - or _)", quote(s), quote(stage), ErrMalformed)
 	case hasFallback && !ValidID(fallback):
 		return Target{}, fmt.Errorf("target %s: fallback deployment %s: %w", quote(s), quote(fallback), ErrMalformed)

@@ -196,6 +196,21 @@ func TestAStageMovedSinceTheReadIsNotOverwritten(t *testing.T) {
 	}
 }
 
+func TestTheDefaultStageGoesThroughTheWire(t *testing.T) {
+	f := newFixture(t, 3, false)
+	if err := f.gw.CreateStage(f.target.APIID, apigwv2.Stage{Name: "$default", DeploymentID: f.deps[2].ID}); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.Parse("http:" + f.target.APIID + "/$default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.engine(rollback.Options{}).Do(context.Background(), tg, alarm("inc1"))
+	if st, _ := f.gw.Stage(f.target.APIID, "$default"); res.Outcome != rollback.OutcomeRolledBack || st.DeploymentID != f.deps[1].ID {
+		t.Fatalf("%+v; $default serves %s", res, st.DeploymentID)
+	}
+}
+
 func TestMissingStageIsNotFound(t *testing.T) {
 	f := newFixture(t, 2, false)
 	tg := f.target
