@@ -39,8 +39,23 @@ const maxPages = 2000
 // between Rewind's read and write.
 const writeAttempts = 3
 
-// lastModified is Lambda's timestamp format for a version's LastModified.
-const lastModified = "2006-01-02T15:04:05.000-0700"
+// lastModified are the forms a version's LastModified (a string, not a timestamp, in Lambda's model)
+// takes: AWS's "2019-10-29T22:48:59.987+0000", and RFC 3339 as other implementations (moto) write it.
+var lastModified = []string{"2006-01-02T15:04:05.999999999-0700", time.RFC3339Nano}
+
+func parseLastModified(s string) (time.Time, error) {
+	var first error
+	for _, layout := range lastModified {
+		t, err := time.Parse(layout, s)
+		if err == nil {
+			return t, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return time.Time{}, first
+}
 
 // Strategy moves Lambda aliases.
 type Strategy struct{ api API }
@@ -127,7 +142,7 @@ func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Dep
 			if ver == "$LATEST" {
 				continue // not a version an alias can go back to: it changes under it
 			}
-			created, err := time.Parse(lastModified, aws.ToString(v.LastModified))
+			created, err := parseLastModified(aws.ToString(v.LastModified))
 			if err != nil {
 				return nil, fmt.Errorf("version %s: LastModified %q: %w", ver, aws.ToString(v.LastModified), err)
 			}
