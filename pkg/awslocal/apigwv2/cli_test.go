@@ -33,7 +33,9 @@ func TestTheAWSCLIReadsAndMovesAStage(t *testing.T) {
 	}
 	cli := clitest.New(t, srv.URL)
 
-	var deps struct{ Items []struct{ DeploymentId, CreatedDate string } }
+	var deps struct {
+		Items []struct{ DeploymentId, CreatedDate string }
+	}
 	cli.JSON(&deps, "apigatewayv2", "get-deployments", "--api-id", id) // the CLI follows nextToken
 	if len(deps.Items) != 30 || deps.Items[1].DeploymentId != "dep01" || !strings.HasPrefix(deps.Items[1].CreatedDate, "2026-11-25T09:01:00") {
 		t.Errorf("get-deployments: %d items, second %+v", len(deps.Items), deps.Items[1])

@@ -28,7 +28,9 @@ func TestTheAWSCLIReadsAndMovesAnAlias(t *testing.T) {
 	}
 	cli := clitest.New(t, srv.URL)
 
-	var versions struct{ Versions []struct{ Version, LastModified string } }
+	var versions struct {
+		Versions []struct{ Version, LastModified string }
+	}
 	cli.JSON(&versions, "lambda", "list-versions-by-function", "--function-name", "api-user-id") // the CLI follows NextMarker
 	if len(versions.Versions) != 61 || versions.Versions[1].LastModified != "2026-11-25T09:01:00.000+0000" {
 		t.Errorf("list-versions-by-function: %d versions, second %+v", len(versions.Versions), versions.Versions[1])

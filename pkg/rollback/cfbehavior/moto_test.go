@@ -31,7 +31,7 @@ func TestAgainstMotoTheBehaviourSwitchesToTheLegacyOrigin(t *testing.T) {
 	cachePolicy := aws.String("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
 	created, err := client.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: &types.DistributionConfig{
 		CallerReference: aws.String("rewind-moto"), Comment: aws.String("Luna API"), Enabled: aws.Bool(true),
-		Origins: &types.Origins{Quantity: aws.Int32(2), Items: []types.Origin{origin(legacy, "api-origin.luna.com"), origin(fresh, "x.lambda-url.us-east-1.on.aws")}},
+		Origins:              &types.Origins{Quantity: aws.Int32(2), Items: []types.Origin{origin(legacy, "api-origin.luna.com"), origin(fresh, "x.lambda-url.us-east-1.on.aws")}},
 		DefaultCacheBehavior: &types.DefaultCacheBehavior{TargetOriginId: aws.String(legacy), ViewerProtocolPolicy: types.ViewerProtocolPolicyRedirectToHttps, CachePolicyId: cachePolicy},
 		CacheBehaviors: &types.CacheBehaviors{Quantity: aws.Int32(1), Items: []types.CacheBehavior{{PathPattern: aws.String(users),
 			TargetOriginId: aws.String(fresh), ViewerProtocolPolicy: types.ViewerProtocolPolicyRedirectToHttps, CachePolicyId: cachePolicy}}},
