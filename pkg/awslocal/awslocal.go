@@ -171,25 +171,30 @@ func (r *Recorder) Serve(w http.ResponseWriter, req *http.Request, op string, h 
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
 	r.mu.Unlock()
-	status, fault := r.serve(req.Context(), w, op, h)
+	status := r.serve(req.Context(), w, c, h)
 	r.mu.Lock()
-	c.Status, c.Fault = status, fault
+	c.Status = status
 	r.mu.Unlock()
 }
 
-func (r *Recorder) serve(ctx context.Context, w http.ResponseWriter, op string, h Handler) (int, string) {
-	f, faulted := r.take(op)
-	desc := ""
+// serve carries the call out and returns the status sent (0: none).
+func (r *Recorder) serve(ctx context.Context, w http.ResponseWriter, c *Call, h Handler) int {
+	f, faulted := r.take(c.Op)
 	if faulted {
-		desc = f.describe()
+		// Recorded before it fires, so a client that sees the fault also sees it in Calls.
+		r.setFault(c, f.describe())
 	}
 	if faulted && !f.AfterApply {
 		if status, done := r.fire(ctx, w, f); done {
-			return status, desc
+			if status == 0 && !f.Reset {
+				r.setFault(c, f.describe()+",canceled")
+			}
+			return status
 		}
 	}
 	if ctx.Err() != nil {
-		return 0, desc + ",canceled" // the client went away: nothing is applied, nothing sent
+		r.setFault(c, c.Fault+",canceled") // the client went away: nothing is applied, nothing sent
+		return 0
 	}
 	rec := httptest.NewRecorder()
 	if h(rec) {
@@ -199,7 +204,7 @@ func (r *Recorder) serve(ctx context.Context, w http.ResponseWriter, op string, 
 	}
 	if faulted && f.AfterApply {
 		if status, done := r.fire(ctx, w, f); done {
-			return status, desc
+			return status
 		}
 	}
 	for k, v := range rec.Header() {
@@ -207,7 +212,13 @@ func (r *Recorder) serve(ctx context.Context, w http.ResponseWriter, op string, 
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
-	return rec.Code, desc
+	return rec.Code
+}
+
+func (r *Recorder) setFault(c *Call, desc string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.Fault = desc
 }
 
 // fire carries out a fault's delay and failure; done reports that the response is settled.
