@@ -41,7 +41,7 @@ type Options struct {
 	FailAfter time.Duration // the new Lambda answers this long, then fails; default 5s
 	Recovery  time.Duration // traffic shown after the rollback; default 5s
 	Port      int           // the data plane's port; 0 picks a free one
-	Timeout   time.Duration // bound on the whole run; default 55s
+	Timeout   time.Duration // bound on the story, after the set-up; default 55s
 
 	Out  io.Writer // the story; default os.Stdout
 	Live bool      // rewrite the progress line in place (for a terminal)
@@ -98,6 +98,10 @@ func (o Options) validate() error {
 	}
 	return nil
 }
+
+// setupTimeout bounds building the bootstrap and installing the emulator: minutes on a machine whose
+// Go build cache is cold, seconds otherwise.
+const setupTimeout = 10 * time.Minute
 
 // The emulator passes every invocation a function ARN in its own fixed account and region, so the
 // demo's API Gateway and alarm live there: an alarm from the function's own account needs no
@@ -177,8 +181,6 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	if err := o.validate(); err != nil {
 		return rep, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
 	rep.Start = time.Now()
 	p := newPrinter(o.Out, o.Live, rep.Start)
 
@@ -200,14 +202,16 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 
 	// Set-up the README promises the target does itself: the emulator (installed if missing) and
 	// the bootstrap, side by side since either can take a while on a cold machine.
-	p.textf("setup   building the bootstrap and finding aws-lambda-rie …\n")
+	p.textf("setup   building the bootstrap and finding aws-lambda-rie (the first run on a machine compiles the AWS SDK) …\n")
+	setupCtx, endSetup := context.WithTimeout(ctx, setupTimeout)
+	defer endSetup()
 	var wg sync.WaitGroup
 	var buildErr, rieErr error
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		t := time.Now()
-		rep.Bootstrap, buildErr = rie.Build(ctx, root, tmp)
+		rep.Bootstrap, buildErr = rie.Build(setupCtx, root, tmp)
 		rep.BuildTook = time.Since(t)
 	}()
 	go func() {
@@ -216,7 +220,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 			rep.Emulator = o.Emulator
 			return
 		}
-		rep.Emulator, rep.Installed, rieErr = rie.Ensure(ctx, nil)
+		rep.Emulator, rep.Installed, rieErr = rie.Ensure(setupCtx, nil)
 	}()
 	wg.Wait()
 	if err := errors.Join(buildErr, rieErr); err != nil {
@@ -228,7 +232,9 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	}
 	p.textf("        bootstrap built for linux/%s in %s; aws-lambda-rie %s at %s\n", runtime.GOARCH, ms(rep.BuildTook), how, rep.Emulator)
 
-	// Restart the clock: the story starts when the stage does.
+	// Restart the clock: the story starts when the stage does, and Timeout bounds the story alone.
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 	rep.Start = time.Now()
 	p.restart(rep.Start)
 	w, err := newWorld(o.Port, rep.Start)
@@ -258,7 +264,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 		if serr := fn.Stop(); serr != nil && err == nil {
 			err = serr
 		}
-		if err != nil && o.Logs == nil {
+		if err != nil && o.Logs == nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(o.Out, "\nthe emulator's and Rewind's output (last lines):\n%s\n", lastLines(fn.Logs(), 30))
 		}
 	}()
@@ -359,7 +365,10 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 	for {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the story did not finish within %s: %s (%w)", o.Timeout, rep.missing(), ctx.Err())
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("the story did not finish within %s: %s (%w)", o.Timeout, rep.missing(), ctx.Err())
+			}
+			return fmt.Errorf("interrupted with %s: %w", rep.missing(), ctx.Err())
 		case ev := <-st.events:
 			switch ev.kind {
 			case "failure":

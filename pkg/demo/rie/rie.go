@@ -58,7 +58,8 @@ func Find(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go env GOBIN GOPATH: %w", err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	// One line each, GOBIN first; an unset GOBIN is an empty first line, so only the end is trimmed.
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	var dirs []string
 	if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
 		dirs = append(dirs, strings.TrimSpace(lines[0]))

@@ -28,7 +28,7 @@ func main() {
 	flag.DurationVar(&o.FailAfter, "fail-after", 5*time.Second, "the new Lambda works this long after the release, then fails")
 	flag.DurationVar(&o.Recovery, "recovery", 5*time.Second, "traffic shown after the rollback")
 	flag.IntVar(&o.Port, "port", 0, "the API Gateway data plane's loopback port (0: any free port)")
-	flag.DurationVar(&o.Timeout, "timeout", 55*time.Second, "give up if the story has not finished by then")
+	flag.DurationVar(&o.Timeout, "timeout", 55*time.Second, "give up if the story has not finished this long after the set-up")
 	flag.BoolVar(&plain, "plain", false, "no live progress line, even on a terminal")
 	flag.BoolVar(&verbose, "v", false, "also print the emulator's and Rewind's own logs (to stderr)")
 	flag.Parse()
