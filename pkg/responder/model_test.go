@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +52,18 @@ const (
 	rigSessionToken = "IQoJb3JpZ2luREWINDSESSIONTOKEN/do+not+log/9876543210"
 	rigFunctionARN  = "arn:aws:lambda:" + rigRegion + ":" + rigAccount + ":function:rewind"
 )
+
+// runBugs reports whether tests of known, reported production bugs run (REWIND_RUN_BUGS=1) rather
+// than skip. Run them to check a fix.
+func runBugs() bool { return os.Getenv("REWIND_RUN_BUGS") != "" }
+
+// skipBug skips a test that fails because of a reported production bug, unless REWIND_RUN_BUGS is set.
+func skipBug(t *testing.T, bug string) {
+	t.Helper()
+	if !runBugs() {
+		t.Skip("BUG: " + bug + " (REWIND_RUN_BUGS=1 runs this test)")
+	}
+}
 
 // fastRetry is the production policy's shape with millisecond delays, so a test of many faults
 // stays quick; awsretry.Default itself is used where its real timing is the point.
