@@ -51,7 +51,9 @@ func newFaultWorld(t *testing.T) faultWorld {
 	return faultWorld{rig: r, api: api.ID}
 }
 
-func (w faultWorld) env() map[string]string { return map[string]string{config.EnvTargets: w.api + "/prod"} }
+func (w faultWorld) env() map[string]string {
+	return map[string]string{config.EnvTargets: w.api + "/prod"}
+}
 
 // alarm is the 5XX alarm on shop/prod, fired a second and a half before now.
 func (w faultWorld) alarm(name string) alarmDef {
