@@ -106,7 +106,7 @@ func startFunction(t *testing.T, bin string, env ...string) *rie.Function {
 		if err := fn.Stop(); err != nil {
 			t.Error(err)
 		}
-		if pids := rie.Running(bin); len(pids) > 0 {
+		if pids := rie.Running(fn.Bootstrap()); len(pids) > 0 {
 			t.Errorf("bootstrap still running after Stop: %v", pids)
 		}
 		if t.Failed() {
@@ -220,15 +220,23 @@ func testUnderEmulatorWithAWSCLI(t *testing.T, bin string) {
 	})
 
 	t.Run("bad-commands", func(t *testing.T) {
+		// One through the CLI; the rest straight to the emulator's Invoke API, which is what the CLI
+		// calls (each CLI run costs a second of Python start-up).
+		cliOut, answer := aws.invoke(t, fn, `{"action":"explode"}`)
+		if r := decodeAnswer(t, answer); r.ErrorType != "inputError" || !strings.Contains(r.ErrorMessage, `action "explode" is not one of`) {
+			t.Errorf("want an input error naming the action, got %s (CLI: %v)", answer, cliOut)
+		}
 		for payload, want := range map[string]string{
-			`{"action":"explode"}`:                             `action "explode" is not one of`,
 			`{"action":"rollback","target":"abcdefghij/prod"}`: `target "abcdefghij/prod" is not in TARGETS (` + target + `)`,
 			`{"action":"deploy"}`:                              "deploymentId",
+			`{"action":"status","dryRun":"yes"}`:               "dryRun",
 		} {
-			cliOut, answer := aws.invoke(t, fn, payload)
-			r := decodeAnswer(t, answer)
-			if r.ErrorType == "" || !strings.Contains(r.ErrorMessage, want) {
-				t.Errorf("%s: want an error naming %q, got %s (CLI: %v)", payload, want, answer, cliOut)
+			resp, err := fn.Invoke(context.Background(), []byte(payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !resp.Failed() || !strings.Contains(resp.ErrorMessage, want) {
+				t.Errorf("%s: want an error naming %q, got %d %s", payload, want, resp.Status, resp.Body)
 			}
 		}
 		if g.gw.Writes() != 0 || g.live(t) != g.lambdaRelease {
@@ -260,9 +268,12 @@ func testUnderEmulatorWithAWSCLI(t *testing.T, bin string) {
 		if g.live(t) != g.legacy || g.gw.CallCount("UpdateStage") != 1 || g.gw.Writes() != 1 {
 			t.Fatalf("live %s after %d UpdateStage calls and %d writes", g.live(t), g.gw.CallCount("UpdateStage"), g.gw.Writes())
 		}
-		_, answer = aws.invoke(t, fn, `{"action":"status"}`)
-		if s := decodeAnswer(t, answer); s.Current != g.legacy || len(s.KnownBad) != 1 || s.KnownBad[0] != g.lambdaRelease {
-			t.Fatalf("status after the rollback %s", answer)
+		resp, err := fn.Invoke(context.Background(), []byte(`{"action":"status"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := decodeAnswer(t, resp.Body); resp.Failed() || s.Current != g.legacy || len(s.KnownBad) != 1 || s.KnownBad[0] != g.lambdaRelease {
+			t.Fatalf("status after the rollback %s", resp.Body)
 		}
 	})
 }

@@ -139,7 +139,7 @@ type Report struct {
 	OK, Errors5xx  int           // responses over the whole run
 	Other          int
 	Listeners      []string // every loopback address the demo listened on
-	Bootstrap      string   // path of the bootstrap it built (removed at the end)
+	Bootstrap      string   // path of the bootstrap the emulator ran (removed at the end)
 }
 
 // Decision is the part of Rewind's answer the story shows.
@@ -260,6 +260,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Listeners = append(rep.Listeners, strings.TrimPrefix(fn.Endpoint(), "http://"), fn.RuntimeAPI())
+	rep.Bootstrap = fn.Bootstrap()
 	defer func() {
 		if serr := fn.Stop(); serr != nil && err == nil {
 			err = serr

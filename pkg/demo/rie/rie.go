@@ -150,6 +150,8 @@ type Config struct {
 // Function is one emulator with the bootstrap under it.
 type Function struct {
 	cfg         Config
+	dir         string // the function's own directory, removed by Stop
+	bootstrap   string // the copy of the bootstrap the emulator runs
 	cmd         *exec.Cmd
 	invokeAddr  string
 	runtimeAddr string
@@ -204,8 +206,21 @@ func start(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The function runs its own copy of the bootstrap, in a directory of its own: Stop finds what is
+	// left of it by that path, which no other Function (the same build run twice) can share.
+	dir, err := os.MkdirTemp("", "rewind-rie-")
+	if err != nil {
+		return nil, fmt.Errorf("function directory: %w", err)
+	}
+	bootstrap := filepath.Join(dir, "bootstrap")
+	if err := copyExecutable(cfg.Bootstrap, bootstrap); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	f := &Function{
 		cfg:         cfg,
+		dir:         dir,
+		bootstrap:   bootstrap,
 		invokeAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(invokePort)),
 		runtimeAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(runtimePort)),
 		logs:        &syncBuffer{max: 1 << 20},
@@ -216,8 +231,8 @@ func start(ctx context.Context, cfg Config) (*Function, error) {
 	cmd := exec.Command(cfg.Emulator,
 		"--runtime-interface-emulator-address", f.invokeAddr,
 		"--runtime-api-address", f.runtimeAddr,
-		cfg.Bootstrap)
-	cmd.Dir = filepath.Dir(cfg.Bootstrap)
+		f.bootstrap)
+	cmd.Dir = dir
 	env := []string{"PATH=" + os.Getenv("PATH"),
 		"AWS_LAMBDA_FUNCTION_NAME=" + cfg.FunctionName,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(cfg.Timeout.Seconds()))}
@@ -234,6 +249,7 @@ func start(ctx context.Context, cfg Config) (*Function, error) {
 	// A runtime that outlives the emulator would hold the output pipe open; Wait must not wait for it.
 	cmd.WaitDelay = stopGrace
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("exec %s: %w", cfg.Emulator, err)
 	}
 	f.cmd = cmd
@@ -403,12 +419,17 @@ func newRequestID() string {
 // stopGrace is how long the emulator gets to shut its runtime down after SIGTERM before SIGKILL.
 const stopGrace = 3 * time.Second
 
+// Bootstrap is the path of the bootstrap copy this function runs (removed by Stop), by which
+// Running finds its processes.
+func (f *Function) Bootstrap() string { return f.bootstrap }
+
 // Stop ends the emulator and the bootstrap and waits for them; it may be called more than once.
 // SIGTERM first (the emulator then kills its runtime), SIGKILL to the whole group after stopGrace,
-// and last any process still running this Function's bootstrap binary: the emulator puts the
+// and last any process still running this Function's copy of the bootstrap: the emulator puts the
 // runtime in a process group of its own, which a SIGKILL of the emulator's group does not reach.
 func (f *Function) Stop() error {
 	f.stopOnce.Do(func() {
+		defer os.RemoveAll(f.dir)
 		if f.cmd == nil || f.cmd.Process == nil {
 			return
 		}
@@ -424,7 +445,7 @@ func (f *Function) Stop() error {
 				f.stopErr = fmt.Errorf("stop %s (pid %d): still running after SIGKILL", Binary, pgid)
 			}
 		}
-		if n := killRunning(f.cfg.Bootstrap); n > 0 {
+		if n := killRunning(f.bootstrap); n > 0 {
 			// Not an error: the work is done, but it says the emulator left its runtime behind.
 			fmt.Fprintf(f.logs, "rie: killed %d leftover bootstrap process(es)\n", n)
 		}
@@ -463,6 +484,27 @@ func killRunning(path string) int {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return len(pids)
+}
+
+// copyExecutable copies the file at from to to, executable.
+func copyExecutable(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return fmt.Errorf("bootstrap copy: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("bootstrap copy %s: %w", to, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("bootstrap copy %s: %w", to, err)
+	}
+	return nil
 }
 
 func freePort() (int, error) {

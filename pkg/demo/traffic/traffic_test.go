@@ -2,6 +2,7 @@ package traffic_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -42,12 +43,31 @@ func TestDriverCountsWhatUsersSee(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := int(served.Load()); got != len(results) {
-		t.Fatalf("server served %d, driver recorded %d: Run returned with requests in flight", got, len(results))
+	mu.Lock()
+	recorded := len(results)
+	mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	late := len(results) - recorded
+	answered := 0
+	for _, r := range results {
+		if r.Status != 0 {
+			answered++
+		} else if !errors.Is(r.Err, context.DeadlineExceeded) {
+			t.Errorf("a request failed for another reason than the end of the run: %v", r.Err)
+		}
 	}
-	ok, bad, other := c.Totals()
-	if ok != 10 || bad != len(results)-10 || other != 0 || bad < 5 {
-		t.Errorf("totals 2xx=%d 5xx=%d other=%d of %d", ok, bad, other, len(results))
+	mu.Unlock()
+	if late != 0 {
+		t.Fatalf("%d results recorded after Run returned: it left requests in flight", late)
+	}
+	// A request cut off by the end of the run may have reached the server: served >= answered.
+	if got := int(served.Load()); got < answered {
+		t.Fatalf("server served %d, driver got %d answers", got, answered)
+	}
+	ok, bad, _ := c.Totals()
+	if ok != 10 || bad != answered-10 || bad < 5 {
+		t.Errorf("totals 2xx=%d 5xx=%d of %d answers", ok, bad, answered)
 	}
 	s := c.Get(0)
 	if s.Deployments["dep1"] != 10 || s.Deployments["dep2"] != bad {
