@@ -54,7 +54,9 @@ func newHostileWorld(t *testing.T) hostileWorld {
 	return w
 }
 
-func (w hostileWorld) env() map[string]string { return map[string]string{config.EnvTargets: w.shop + "/prod"} }
+func (w hostileWorld) env() map[string]string {
+	return map[string]string{config.EnvTargets: w.shop + "/prod"}
+}
 
 // hostileInput is one bad input and what it must produce: an error containing want, or, when
 // ignored, an answer whose every result is ignored with a reason containing want.
