@@ -123,7 +123,7 @@ type Report struct {
 	Installed      bool          // the demo installed the emulator
 	DataPlane      string        // base URL users called
 	Released       time.Time     // the new Lambda went live
-	FirstFailure   time.Time     // first 5xx a user got
+	FirstFailure   time.Time     // when a user got the first 5xx
 	Alarm          time.Time     // the alarm went to ALARM
 	AlarmReason    string
 	Delivered      time.Time     // the SNS event was handed to the function
@@ -132,7 +132,7 @@ type Report struct {
 	Handler        time.Duration // the handler's run, as the emulator's REPORT line says
 	ColdStart      time.Duration // the bootstrap's init before it, as the emulator reports it
 	Switched       time.Time     // Rewind's UpdateStage reached API Gateway
-	FirstRecovered time.Time     // first 2xx from the legacy deployment after the failure began
+	FirstRecovered time.Time     // when a user got the first 2xx from the legacy deployment after the failure began
 	Decision       Decision      // Rewind's answer to the alarm
 	Status         StatusAnswer  // Rewind's answer to {"action":"status"} afterwards
 	LiveAtEnd      string        // what the stage served at the end
@@ -305,7 +305,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 		trafficDone <- d.Run(trafficCtx, func(r traffic.Result) {
 			counter.Add(r)
 			if r.Class() == "5xx" {
-				eval.Put(r.Sent.Add(r.Took), 1)
+				eval.Put(r.Received(), 1)
 			}
 			st.observe(r)
 		})
@@ -373,11 +373,11 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 		case ev := <-st.events:
 			switch ev.kind {
 			case "failure":
-				rep.FirstFailure = ev.r.Sent
-				p.event(ev.r.Sent, "first 5xx: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
+				rep.FirstFailure = ev.r.Received()
+				p.event(rep.FirstFailure, "first 5xx: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
 			case "recovered":
-				rep.FirstRecovered = ev.r.Sent
-				p.event(ev.r.Sent, "first 2xx after: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
+				rep.FirstRecovered = ev.r.Received()
+				p.event(rep.FirstRecovered, "first 2xx after: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
 			}
 		case now := <-tick.C:
 			sec := int(now.Sub(rep.Start)/time.Second) - 1

@@ -24,6 +24,9 @@ type Result struct {
 	Err        error
 }
 
+// Received is when the answer (or the failure) came back: when the user saw it.
+func (r Result) Received() time.Time { return r.Sent.Add(r.Took) }
+
 // Class is "2xx", "5xx", or "other" (4xx, transport errors).
 func (r Result) Class() string {
 	switch {
