@@ -423,13 +423,13 @@ func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c clou
 		return err
 	}
 	if resp.Failed() {
-		return fmt.Errorf("Rewind failed the alarm's invocation (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
+		return fmt.Errorf("alarm delivery: Rewind failed the invocation (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
 	}
 	var answer struct {
 		Results []Decision `json:"results"`
 	}
 	if err := json.Unmarshal(resp.Body, &answer); err != nil || len(answer.Results) != 1 {
-		return fmt.Errorf("Rewind's answer to the alarm is not one result: %v: %s", err, body(resp.Body))
+		return fmt.Errorf("alarm delivery: Rewind's answer is not one result: %v: %s", err, body(resp.Body))
 	}
 	rep.Decision = answer.Results[0]
 	if r, ok := fn.Report(resp.RequestID); ok {
@@ -437,11 +437,11 @@ func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c clou
 	}
 	p.event(rep.Answered, "Rewind answered in %s: %s", ms(resp.Took), compactJSON(rep.Decision))
 	if rep.Decision.Outcome != "rolled-back" || rep.Decision.To != LegacyID {
-		return fmt.Errorf("Rewind did not roll back to %s: outcome %s, to %q: %s", LegacyID, rep.Decision.Outcome, rep.Decision.To, rep.Decision.Reason)
+		return fmt.Errorf("alarm delivery: Rewind did not roll back to %s: outcome %s, to %q: %s", LegacyID, rep.Decision.Outcome, rep.Decision.To, rep.Decision.Reason)
 	}
 	at, ok := w.switchedAt()
 	if live := w.live(); !ok || live != LegacyID {
-		return fmt.Errorf("Rewind says rolled back, but the stage serves %s (UpdateStage seen: %v)", live, ok)
+		return fmt.Errorf("alarm delivery: Rewind says rolled back, but the stage serves %s (UpdateStage seen: %v)", live, ok)
 	}
 	rep.Switched = at
 	p.event(at, "stage %s switched %s -> %s (%s) by Rewind's UpdateStage", StageName, LambdaID, LegacyID, legacyLabel)
