@@ -51,7 +51,6 @@ var variants = []variant{
 	{name: "+cloudfront", clients: []string{"cloudfront"}},
 	{name: "+lambda", clients: []string{"lambda"}},
 	{name: "all", clients: []string{"sns", "apigatewayv2", "cloudfront", "lambda"}},
-	{name: "core, aws.Config from the environment", envConfig: true},
 	{name: "all, aws.Config from the environment", clients: []string{"sns", "apigatewayv2", "cloudfront", "lambda"}, envConfig: true},
 }
 

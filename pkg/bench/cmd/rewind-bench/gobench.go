@@ -30,8 +30,8 @@ type goBench struct {
 
 func goBenches(root string) []goBench {
 	runs := []goBench{
-		{pattern: "^Benchmark(RTT|Floor)$", benchtime: "8x", pkgs: []string{"./pkg/bench"}},
-		{pattern: "^BenchmarkScale$", benchtime: "0.5s", pkgs: []string{"./pkg/bench"}},
+		{pattern: "^Benchmark(RTT|Floor)$", benchtime: "6x", pkgs: []string{"./pkg/bench"}},
+		{pattern: "^BenchmarkScale$", benchtime: "0.3s", pkgs: []string{"./pkg/bench"}},
 		{pattern: "^Benchmark(ScaleAtLatency|PeakHeap)$", benchtime: "1x", pkgs: []string{"./pkg/bench"}},
 	}
 	if others := benchPackages(root); len(others) > 0 {
