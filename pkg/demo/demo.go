@@ -223,6 +223,9 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 		rep.Emulator, rep.Installed, rieErr = rie.Ensure(setupCtx, nil)
 	}()
 	wg.Wait()
+	if ctx.Err() != nil {
+		return rep, fmt.Errorf("interrupted during the set-up: %w", ctx.Err())
+	}
 	if err := errors.Join(buildErr, rieErr); err != nil {
 		return rep, err
 	}
