@@ -224,8 +224,8 @@ func faultCell(t *testing.T, call faultCall, kind faultKind) {
 		t.Fatalf("repeat: %v", err)
 	}
 	r := resultsOf(out)[0]
-	if rolledBack && r.Outcome != rollback.OutcomeSkipped {
-		t.Errorf("repeat after the rollback: %s (%s), want skipped", r.Outcome, r.Reason)
+	if rolledBack && (r.Outcome != rollback.OutcomeSkipped || !strings.Contains(r.Reason, "repeated delivery")) {
+		t.Errorf("repeat after the rollback: %s (%s), want skipped as a repeated delivery of the incident", r.Outcome, r.Reason)
 	}
 	if !rolledBack && r.Outcome != rollback.OutcomeRolledBack {
 		t.Errorf("retry after a failed invocation: %s (%s), want rolled-back", r.Outcome, r.Reason)

@@ -124,15 +124,17 @@ type rig struct {
 // newRig starts a rig whose clock starts at start. It is closed when tb ends.
 func newRig(tb testing.TB, start time.Time) *rig {
 	tb.Helper()
-	r, stop := startRig(start)
+	r, stop := startRig(start, 0)
 	tb.Cleanup(stop)
 	return r
 }
 
-// startRig starts a rig; stop closes it.
-func startRig(start time.Time) (*rig, func()) {
+// startRig starts a rig whose API Gateway's clock runs skew behind the rig's (CloudWatch's and
+// Lambda's): services' clocks are not one clock. stop closes it.
+func startRig(start time.Time, skew time.Duration) (*rig, func()) {
 	clock := &simClock{t: start}
-	gw := apigwlocal.New(apigwlocal.Options{Region: rigRegion, AccountID: rigAccount, Now: clock.Now})
+	gwNow := func() time.Time { return clock.Now().Add(-skew) }
+	gw := apigwlocal.New(apigwlocal.Options{Region: rigRegion, AccountID: rigAccount, Now: gwNow})
 	rec := &recorder{next: gw, gw: gw, conns: map[net.Conn]http.ConnState{}}
 	srv := httptest.NewUnstartedServer(rec)
 	srv.Config.ConnState = rec.connState

@@ -162,6 +162,7 @@ type schedule struct {
 	rng  *rand.Rand
 	rig  *rig
 	m    *model
+	skew time.Duration // API Gateway's clock behind the rig's
 
 	stages  map[string]mstage // the model's stages, by target key
 	apis    []schedAPI
@@ -199,9 +200,17 @@ func (s *schedule) logf(format string, a ...any) {
 }
 
 func runSchedule(seed uint64) *schedule {
-	r, stop := startRig(scheduleStart)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	// In a third of the worlds API Gateway's clock lags CloudWatch's by up to five minutes: a
+	// person's change can then look older than an alarm that came before it, and only the incident
+	// keys tell a repeated delivery from a new alarm.
+	var skew time.Duration
+	if rng.IntN(3) == 0 {
+		skew = time.Duration(rng.IntN(300)) * time.Second
+	}
+	r, stop := startRig(scheduleStart, skew)
 	defer stop()
-	s := &schedule{seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), rig: r,
+	s := &schedule{seed: seed, rng: rng, rig: r, skew: skew,
 		stages: map[string]mstage{}, batchStep: map[int]bool{}, allDry: map[int]bool{}, nextDep: map[string]int{}}
 	defer func() {
 		if p := recover(); p != nil {
@@ -358,8 +367,8 @@ func (s *schedule) build() error {
 		s.insts = append(s.insts, h)
 	}
 	s.stats.maxInstances = len(s.insts)
-	s.logf("world: targets=%s dryRun=%v guard=%d mapping=%v instances=%d outside=%s", s.env[config.EnvTargets], s.m.dryRun,
-		s.m.guardMax, s.mapping, len(s.insts), s.outside.id)
+	s.logf("world: targets=%s dryRun=%v guard=%d mapping=%v instances=%d outside=%s apigw-clock-skew=%s", s.env[config.EnvTargets], s.m.dryRun,
+		s.m.guardMax, s.mapping, len(s.insts), s.outside.id, s.skew)
 	return nil
 }
 
@@ -556,7 +565,7 @@ func (s *schedule) human() {
 	if rng.IntN(3) > 0 {
 		dep = fmt.Sprintf("a%dd%d", ai, s.nextDep[a.id])
 		s.nextDep[a.id]++
-		now := s.rig.clock.Now()
+		now := s.rig.clock.Now().Add(-s.skew) // API Gateway dates the deployment
 		if _, err := gw.CreateDeployment(a.id, apigwlocal.DeploymentSpec{ID: dep, CreatedDate: now}); err != nil {
 			s.violate("create deployment: %v", err)
 			return
@@ -719,7 +728,7 @@ func (s *schedule) expectSeq(stages map[string]mstage, recs []mrec) ([]mresult, 
 		res[i] = s.m.decide(r.key, out[r.key], r.req, now)
 		if w := res[i].write; w != nil {
 			next := w.clone()
-			next.lastUpdated = touched(out[r.key].lastUpdated, now)
+			next.lastUpdated = touched(out[r.key].lastUpdated, now.Add(-s.skew).Truncate(time.Second))
 			out[r.key] = next
 		}
 	}
@@ -1022,7 +1031,7 @@ func (s *schedule) interleavings(steps []step) map[string]map[string]mstage {
 						next := maps(stages)
 						next[rec.key] = patchStage(stages[rec.key], decided[i], full)
 						st := next[rec.key]
-						st.lastUpdated = touched(stages[rec.key].lastUpdated, now)
+						st.lastUpdated = touched(stages[rec.key].lastUpdated, now.Add(-s.skew).Truncate(time.Second))
 						next[rec.key] = st
 						if sig := next[rec.key].sig(); !seen[sig] {
 							seen[sig] = true
