@@ -177,7 +177,8 @@ type schedule struct {
 	batchStep map[int]bool
 	allDry    map[int]bool
 	nextDep   map[string]int
-	pending   *step // a Lambda retry of an invocation that failed
+	putLive   map[string][]string // deployments a person (or the world's set-up) put live, by stage
+	pending   *step               // a Lambda retry of an invocation that failed
 
 	stats      scheduleStats
 	violations []string
@@ -211,7 +212,7 @@ func runSchedule(seed uint64) *schedule {
 	r, stop := startRig(scheduleStart, skew)
 	defer stop()
 	s := &schedule{seed: seed, rng: rng, rig: r, skew: skew,
-		stages: map[string]mstage{}, batchStep: map[int]bool{}, allDry: map[int]bool{}, nextDep: map[string]int{}}
+		stages: map[string]mstage{}, batchStep: map[int]bool{}, allDry: map[int]bool{}, nextDep: map[string]int{}, putLive: map[string][]string{}}
 	defer func() {
 		if p := recover(); p != nil {
 			s.violate("panic: %v", p)
@@ -238,6 +239,11 @@ func runSchedule(seed uint64) *schedule {
 		}
 	}
 	s.checkWrites()
+	for _, secret := range []string{rigSecretKey, rigSessionToken} {
+		if strings.Contains(s.rig.logs.String(), secret) {
+			s.violate("the handlers' logs carry a credential")
+		}
+	}
 	for _, c := range s.rig.gw.Calls() {
 		if c.Fault != "" && c.Fault != "noop" {
 			s.stats.faultsFired++
@@ -307,6 +313,7 @@ func (s *schedule) build() error {
 			if err := gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: st, DeploymentID: live, Variables: vars}); err != nil {
 				return err
 			}
+			s.putLive[api.ID+"/"+st] = []string{live}
 			a.stages = append(a.stages, st)
 			if !target {
 				continue
@@ -555,14 +562,22 @@ func (s *schedule) apiOf(id string) schedAPI {
 }
 
 // human is a person changing a stage outside Rewind: a new deployment goes live (on a target, or on
-// dev), or an existing one is put back.
+// dev); or one that was live there before is put back ("it was a false alarm"), often the one Rewind
+// rolled back from; or any deployment of the API.
 func (s *schedule) human() {
 	gw, rng := s.rig.gw, s.rng
 	s.stats.human++
 	ai := rng.IntN(len(s.apis))
 	a := &s.apis[ai]
-	dep := a.deps[rng.IntN(len(a.deps))]
-	if rng.IntN(3) > 0 {
+	stage := a.stages[rng.IntN(len(a.stages))]
+	key := a.id + "/" + stage
+	var dep string
+	switch n := rng.IntN(4); {
+	case n == 0:
+		dep = a.deps[rng.IntN(len(a.deps))]
+	case n == 1 && len(s.putLive[key]) > 1:
+		dep = s.putLive[key][rng.IntN(len(s.putLive[key])-1)]
+	default:
 		dep = fmt.Sprintf("a%dd%d", ai, s.nextDep[a.id])
 		s.nextDep[a.id]++
 		now := s.rig.clock.Now().Add(-s.skew) // API Gateway dates the deployment
@@ -573,12 +588,11 @@ func (s *schedule) human() {
 		a.deps = append(a.deps, dep)
 		s.m.history[a.id] = append(s.m.history[a.id], mdep{id: dep, created: now})
 	}
-	stage := a.stages[rng.IntN(len(a.stages))]
 	if err := gw.SetDeploymentID(a.id, stage, dep); err != nil {
 		s.violate("set deployment: %v", err)
 		return
 	}
-	key := a.id + "/" + stage
+	s.putLive[key] = append(s.putLive[key], dep)
 	s.rig.rec.note(key, dep)
 	if st, ok := s.stages[key]; ok {
 		live, _ := gw.Stage(a.id, stage)
@@ -628,13 +642,13 @@ func (s *schedule) next() {
 	}
 	rng := s.rng
 	switch n := rng.IntN(100); {
-	case n < 10:
+	case n < 13:
 		s.human()
 		return
-	case n < 24:
+	case n < 26:
 		s.batch()
 		return
-	case n < 27:
+	case n < 29:
 		s.deadline()
 		return
 	}
@@ -658,9 +672,9 @@ func (s *schedule) next() {
 		st = s.okAlarm()
 	case n < 62:
 		st = s.foreignAlarm()
-	case n < 66:
+	case n < 68:
 		st = s.tick()
-	case n < 70:
+	case n < 72:
 		// Two notifications in one SNS event: an alarm and its repeat, or two alarms of one incident.
 		a := s.freshAlarm(rng.IntN(len(s.m.targets)), "")
 		d1 := s.sent[len(s.sent)-1]
