@@ -131,6 +131,7 @@ func main() {
 		bin = *bootstrap
 	}
 	var colds []coldStart
+	var inits map[string]time.Duration
 	var big bigRun
 	var side sideBySide
 	var sideRTT time.Duration
@@ -140,6 +141,10 @@ func main() {
 	} else {
 		progress("== cold starts (%d, linux/%s bootstrap, no injected latency)", *coldReps, host)
 		colds, err = runColdStarts(ctx, bin, home, w, *coldReps, &seq)
+		note(err)
+
+		progress("== package init by owner (GODEBUG=inittrace=1, 5 starts)")
+		inits, err = initCosts(bin, home, w, 5)
 		note(err)
 
 		progress("== the real bootstrap over 50,000 deployments (its own process, GODEBUG=gctrace=1)")
@@ -160,7 +165,7 @@ func main() {
 		note(err)
 		w.SetLatency(0)
 	}
-	processRows(t, host, colds, big, side, sideRTT, res)
+	processRows(t, host, colds, inits, big, side, sideRTT, res)
 
 	wall := time.Since(began).Round(time.Second)
 	fmt.Printf("## Rewind performance\n\n%s\n\n", machine(wall))

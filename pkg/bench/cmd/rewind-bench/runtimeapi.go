@@ -374,3 +374,63 @@ func runBig(ctx context.Context, bin, home string, w *bench.World, n int, seq *i
 	}
 	return r, nil
 }
+
+// initCosts starts the bootstrap reps times with GODEBUG=inittrace=1 and returns the median clock
+// time of package initialisation per owner: Rewind's packages (by package), each AWS service
+// client, and everything else.
+func initCosts(bin, home string, w *bench.World, reps int) (map[string]time.Duration, error) {
+	re := regexp.MustCompile(`^init (\S+) @\S+ ms, ([0-9.]+) ms clock`)
+	samples := map[string][]time.Duration{}
+	for i := 0; i < reps; i++ {
+		p, err := startProc(bin, lambdaEnv(home, w.URL, w.Target.String(), "GODEBUG=inittrace=1"))
+		if err != nil {
+			return nil, err
+		}
+		_, err = p.ready(10 * time.Second)
+		p.stop()
+		if err != nil {
+			return nil, err
+		}
+		sum := map[string]time.Duration{}
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			m := re.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			f, _ := strconv.ParseFloat(m[2], 64)
+			d := time.Duration(f * float64(time.Millisecond))
+			sum[initOwner(m[1])] += d
+			sum["total"] += d
+		}
+		for k, d := range sum {
+			samples[k] = append(samples[k], d)
+		}
+	}
+	out := map[string]time.Duration{}
+	for k, ds := range samples {
+		for len(ds) < reps { // an owner absent from some runs took no time there
+			ds = append(ds, 0)
+		}
+		out[k] = medianD(ds)
+	}
+	return out, nil
+}
+
+// initOwner groups a package: "rewind pkg/target", "apigateway", "credential chain (sts, sso,
+// ssooidc, signin)", "other".
+func initOwner(pkg string) string {
+	if rest, ok := strings.CutPrefix(pkg, "github.com/rewind-sre/rewind/"); ok {
+		return "rewind " + rest
+	}
+	if rest, ok := strings.CutPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/"); ok {
+		svc, _, _ := strings.Cut(rest, "/")
+		switch svc {
+		case "sts", "sso", "ssooidc", "signin":
+			return "credential chain (sts, sso, ssooidc, signin)"
+		case "internal":
+			return "other"
+		}
+		return svc
+	}
+	return "other"
+}

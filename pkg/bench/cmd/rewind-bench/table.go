@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -222,7 +223,7 @@ func sizeRows(t *table, sizes map[string]int64, vs []variantSize) {
 	}
 }
 
-func processRows(t *table, host string, colds []coldStart, big bigRun, side sideBySide, sideRTT time.Duration, r results) {
+func processRows(t *table, host string, colds []coldStart, inits map[string]time.Duration, big bigRun, side sideBySide, sideRTT time.Duration, r results) {
 	if len(colds) == 0 {
 		t.notMeasured("Init: process start → first poll of the Runtime API", "no cold starts ran", "≤ 10 ms")
 	} else {
@@ -241,6 +242,25 @@ func processRows(t *table, host string, colds []coldStart, big bigRun, side side
 		t.add("Process start → first answer (init + first invocation), no injected latency (median / p90)",
 			ms(medianD(total))+" / "+ms(p90(total)), "", "")
 		t.add("Second (warm) invocation, no injected latency (median / p90)", ms(medianD(warm))+" / "+ms(p90(warm)), "", "")
+	}
+	if len(inits) > 0 {
+		type owner struct {
+			name string
+			d    time.Duration
+		}
+		var owners []owner
+		for k, d := range inits {
+			if k != "total" && d >= 50*time.Microsecond {
+				owners = append(owners, owner{k, d})
+			}
+		}
+		sort.Slice(owners, func(i, j int) bool { return owners[i].d > owners[j].d })
+		var parts []string
+		for _, o := range owners {
+			parts = append(parts, fmt.Sprintf("%s %.2f", o.name, float64(o.d)/float64(time.Millisecond)))
+		}
+		t.add("Package initialisation before main, by owner, ms (real bootstrap, GODEBUG=inittrace=1, median of 5 starts; each client's schemas and endpoints initialise whether or not TARGETS uses it)",
+			fmt.Sprintf("total %s: %s", ms(inits["total"]), strings.Join(parts, "; ")), "", "")
 	}
 	if big.gcs > 0 {
 		t.add("Peak heap of the real bootstrap deciding over 50,000 (its own process; GODEBUG=gctrace=1: largest heap at a GC start or end, and the last GC goal)",
