@@ -176,7 +176,7 @@ func faultCell(t *testing.T, call faultCall, kind faultKind) {
 	ctx, cancel := lambdaCtx(timeout)
 	out, err := h.Handle(ctx, a.payload(viaSNS))
 	cancel()
-	w.rec.quiesce()
+	w.rec.quiesce(3)
 
 	// The fault really happened to the call it names.
 	var hit []apigwlocal.Call
@@ -297,7 +297,7 @@ func TestAccountRateLimitWithSeveralInstances(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	w.rec.quiesce()
+	w.rec.quiesce(3)
 	throttled := 0
 	for _, c := range w.gw.Calls() {
 		if c.Fault == "ratelimit" {

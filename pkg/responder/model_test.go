@@ -418,14 +418,14 @@ func (rc *recorder) writes() []request {
 	return out
 }
 
-// quiesce waits until no request is being read or served, a few checks in a row, so a call the
-// client gave up on has settled (applied or not) before the stage is read. Bounded: a request is
-// never held longer than a fault's delay.
-func (rc *recorder) quiesce() bool {
+// quiesce waits until no request has been read or served for quietMS checks a millisecond apart, so
+// a call the client gave up on has settled (applied or not) before the stage is read. Bounded: a
+// request is never held longer than a fault's delay.
+func (rc *recorder) quiesce(quietMS int) bool {
 	for i, quiet := 0, 0; i < 3000; i++ {
 		if rc.busy() {
 			quiet = 0
-		} else if quiet++; quiet == 3 {
+		} else if quiet++; quiet >= quietMS {
 			return true
 		}
 		time.Sleep(time.Millisecond)

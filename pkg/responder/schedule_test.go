@@ -179,6 +179,7 @@ type schedule struct {
 	nextDep   map[string]int
 	putLive   map[string][]string // deployments a person (or the world's set-up) put live, by stage
 	pending   *step               // a Lambda retry of an invocation that failed
+	lateWrite map[string]mstage   // the stages had that failed invocation's write landed late
 
 	stats      scheduleStats
 	violations []string
@@ -229,7 +230,7 @@ func runSchedule(seed uint64) *schedule {
 		s.rig.rec.step.Store(int64(s.stats.steps))
 		s.next()
 		s.rig.gw.ClearFaults()
-		if !s.rig.rec.quiesce() {
+		if !s.rig.rec.quiesce(3) {
 			s.violate("a request was still being served 2 s after its invocation ended")
 		}
 		s.checkWorld()
@@ -828,32 +829,49 @@ func (s *schedule) sequential(st step, deadline *apigwlocal.Fault) {
 		timeout = 500*time.Millisecond + 40*time.Millisecond // responder keeps 500 ms back
 	}
 	out, err := s.run(h, st, timeout)
-	s.rig.rec.quiesce()
-	res, want := s.expectSeq(s.stages, st.recs)
+	quiet := 3
+	if deadline != nil {
+		quiet = 25 // a write the client gave up on may still be on its way in: give it time to land
+	}
+	s.rig.rec.quiesce(quiet)
 	got, rerr := s.real()
 	if rerr != nil {
 		s.violate("%v", rerr)
 		return
 	}
-	gotAns, wantAns := actual(out, err), predicted(res)
+	gotAns, gotSig := actual(out, err), s.stagesSig(got)
 	s.logf("%s -> %s%s", st.what, gotAns, errText(err))
-	s.count(res, out, err)
-	gotSig := s.stagesSig(got)
-	switch {
-	case gotAns == wantAns && gotSig == s.stagesSig(want):
-		s.stages = synced(want, got)
-	case deadline != nil && err != nil && (gotSig == s.stagesSig(s.stages) || gotSig == s.stagesSig(want)):
-		if gotSig == s.stagesSig(want) {
-			s.stages = synced(want, got)
-		} else {
-			s.stages = synced(s.stages, got)
-		}
-		// Lambda retries a failed asynchronous invocation: the same payload, later, maybe elsewhere.
-		s.pending = &step{what: st.what, payload: st.payload, recs: st.recs}
-	default:
-		s.violate("%s:\n    answer %s%s\n    model  %s\n    stages %s\n    model  %s", st.what, gotAns, errText(err), wantAns,
-			gotSig, s.stagesSig(want))
+	// Where the model starts: the stages as they were; after an invocation that failed on its
+	// deadline and left them untouched, also as its write would have left them, should that write
+	// have landed only now.
+	starts := []map[string]mstage{s.stages}
+	if s.lateWrite != nil {
+		starts = append(starts, s.lateWrite)
+		s.lateWrite = nil
 	}
+	var wantAns, wantSig string
+	for _, start := range starts {
+		res, want := s.expectSeq(start, st.recs)
+		wantAns, wantSig = predicted(res), s.stagesSig(want)
+		switch {
+		case gotAns == wantAns && gotSig == wantSig:
+			s.count(out, err)
+			s.stages = synced(want, got)
+			return
+		case deadline != nil && err != nil && (gotSig == s.stagesSig(start) || gotSig == wantSig):
+			s.count(out, err)
+			if gotSig == wantSig {
+				s.stages = synced(want, got)
+			} else {
+				s.stages = synced(start, got)
+				s.lateWrite = want
+			}
+			// Lambda retries a failed asynchronous invocation: the same payload, later, maybe elsewhere.
+			s.pending = &step{what: st.what, payload: st.payload, recs: st.recs}
+			return
+		}
+	}
+	s.violate("%s:\n    answer %s%s\n    model  %s\n    stages %s\n    model  %s", st.what, gotAns, errText(err), wantAns, gotSig, wantSig)
 }
 
 // synced is the model's stages with the control plane's lastUpdatedDate, which the model does not
@@ -886,7 +904,7 @@ func dryOnly(recs []mrec, dryRun bool) bool {
 	return true
 }
 
-func (s *schedule) count(res []mresult, out any, err error) {
+func (s *schedule) count(out any, err error) {
 	if err != nil {
 		s.stats.failed++
 	}
@@ -934,7 +952,14 @@ func (s *schedule) batch() {
 				steps = append(steps, st)
 			}
 		default:
-			if st := s.command("observe", "status"); len(st.recs) == 1 {
+			// An observe whose write lands after a rollback's undoes the rollback's memory (the bug
+			// TestConcurrentObserveKeepsTheRollbacksMemory pins); until that is fixed only
+			// REWIND_RUN_BUGS=1 races observes against rollbacks.
+			actions := []string{"status"}
+			if runBugs() {
+				actions = append(actions, "observe")
+			}
+			if st := s.command(actions...); len(st.recs) == 1 {
 				steps = append(steps, st)
 			}
 		}
@@ -972,7 +997,7 @@ func (s *schedule) batch() {
 	close(start)
 	wg.Wait()
 	s.stats.invocations += int(invocations.Load())
-	s.rig.rec.quiesce()
+	s.rig.rec.quiesce(3)
 
 	got, err := s.real()
 	if err != nil {
@@ -982,7 +1007,7 @@ func (s *schedule) batch() {
 	var answers []string
 	for i := range k {
 		answers = append(answers, actual(outs[i], errs[i]))
-		s.count(nil, outs[i], errs[i])
+		s.count(outs[i], errs[i])
 	}
 	gotKey := s.stagesSig(got) + " | " + strings.Join(answers, " ; ")
 	s.logf("batch of %d: %s -> %s", k, strings.Join(whats, " || "), strings.Join(answers, " ; "))
