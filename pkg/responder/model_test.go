@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -52,18 +51,6 @@ const (
 	rigSessionToken = "IQoJb3JpZ2luREWINDSESSIONTOKEN/do+not+log/9876543210"
 	rigFunctionARN  = "arn:aws:lambda:" + rigRegion + ":" + rigAccount + ":function:rewind"
 )
-
-// runBugs reports whether tests of known, reported production bugs run (REWIND_RUN_BUGS=1) rather
-// than skip. Run them to check a fix.
-func runBugs() bool { return os.Getenv("REWIND_RUN_BUGS") != "" }
-
-// skipBug skips a test that fails because of a reported production bug, unless REWIND_RUN_BUGS is set.
-func skipBug(t *testing.T, bug string) {
-	t.Helper()
-	if !runBugs() {
-		t.Skip("BUG: " + bug + " (REWIND_RUN_BUGS=1 runs this test)")
-	}
-}
 
 // fastRetry is the production policy's shape with millisecond delays, so a test of many faults
 // stays quick; awsretry.Default itself is used where its real timing is the point.
@@ -541,36 +528,24 @@ type mresult struct {
 }
 
 // patchStage applies a decided write to the stage as it is now, the way reststage's one UpdateStage
-// does: the deployment when the plan moves the stage, and the memory variables the PATCH carries. A
-// variable not in the PATCH keeps whatever a concurrent writer put there, so with several instances
-// the memory can end up a mix of their plans, variable by variable.
-//
-// Which variables the PATCH carries: today every variable the plan sets, or empties when the stage
-// held it when read (fullPatch); a PATCH of only the variables the plan changes is the fix proposed
-// for the stale-memory race (see TestConcurrentObserveKeepsTheRollbacksMemory). The model accepts
-// either, so the schedule test holds before and after that fix; the invariants, not the model, judge
-// what the race may cost.
-func patchStage(now mstage, r mresult, fullPatch bool) mstage {
+// does: the deployment when the plan moves the stage, and only the memory variables the plan changes
+// from what it read. A variable the plan leaves alone keeps whatever a concurrent writer put there, so
+// with several instances the memory can end up a mix of their plans, variable by variable.
+func patchStage(now mstage, r mresult) mstage {
 	out, w, read := now.clone(), r.write.clone(), r.read
 	if r.moves {
 		out.live = w.live
 	}
-	carries := func(empty, changed, readEmpty bool) bool {
-		if fullPatch {
-			return !empty || !readEmpty
-		}
-		return changed
-	}
-	if carries(len(w.bad) == 0, !slices.Equal(w.bad, read.bad), len(read.bad) == 0) {
+	if !slices.Equal(w.bad, read.bad) {
 		out.bad = w.bad
 	}
-	if carries(len(w.incidents) == 0, !slices.Equal(w.incidents, read.incidents), len(read.incidents) == 0) {
+	if !slices.Equal(w.incidents, read.incidents) {
 		out.incidents = w.incidents
 	}
-	if carries(w.last == nil, lastSig(w.last) != lastSig(read.last), read.last == nil) {
+	if lastSig(w.last) != lastSig(read.last) {
 		out.last = w.last
 	}
-	if carries(len(w.timeline) == 0, !slices.Equal(w.timeline, read.timeline), len(read.timeline) == 0) {
+	if !slices.Equal(w.timeline, read.timeline) {
 		out.timeline = w.timeline
 	}
 	return out

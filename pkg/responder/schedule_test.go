@@ -275,10 +275,9 @@ func (s *schedule) build() error {
 		}
 		s.nextDep[api.ID] = n
 		// A stage with a long past: its timeline starts full (16 sightings of older releases), so
-		// the memory's bounds are exercised. Off until DecideObserve's fix lands (REWIND_RUN_BUGS=1
-		// turns it on): see TestObserveStillRecordsWhenTheTimelineIsFull.
+		// the memory's bounds are exercised (see TestObserveStillRecordsWhenTheTimelineIsFull).
 		var past []rollback.Sighting
-		if runBugs() && rng.IntN(3) == 0 {
+		if rng.IntN(3) == 0 {
 			for k := range 16 {
 				id := fmt.Sprintf("h%d", k)
 				created := scheduleStart.Add(-time.Duration(30-k) * 24 * time.Hour)
@@ -952,14 +951,9 @@ func (s *schedule) batch() {
 				steps = append(steps, st)
 			}
 		default:
-			// An observe whose write lands after a rollback's undoes the rollback's memory (the bug
-			// TestConcurrentObserveKeepsTheRollbacksMemory pins); until that is fixed only
-			// REWIND_RUN_BUGS=1 races observes against rollbacks.
-			actions := []string{"status"}
-			if runBugs() {
-				actions = append(actions, "observe")
-			}
-			if st := s.command(actions...); len(st.recs) == 1 {
+			// Observes race rollbacks: an observe's write landing after a rollback's must keep the
+			// rollback's memory (see TestConcurrentObserveKeepsTheRollbacksMemory).
+			if st := s.command("status", "observe"); len(st.recs) == 1 {
 				steps = append(steps, st)
 			}
 		}
@@ -1065,18 +1059,11 @@ func (s *schedule) interleavings(steps []step) map[string]map[string]mstage {
 					if !decided[i].moves && stages[rec.key].live != decided[i].read.live {
 						answers[i] = "error"
 					}
-					seen := map[string]bool{}
-					for _, full := range []bool{true, false} {
-						next := maps(stages)
-						next[rec.key] = patchStage(stages[rec.key], decided[i], full)
-						st := next[rec.key]
-						st.lastUpdated = touched(stages[rec.key].lastUpdated, now.Add(-s.skew).Truncate(time.Second))
-						next[rec.key] = st
-						if sig := next[rec.key].sig(); !seen[sig] {
-							seen[sig] = true
-							walk(next)
-						}
-					}
+					next := maps(stages)
+					st := patchStage(stages[rec.key], decided[i])
+					st.lastUpdated = touched(stages[rec.key].lastUpdated, now.Add(-s.skew).Truncate(time.Second))
+					next[rec.key] = st
+					walk(next)
 				}
 				phase[i] = 1
 			}
@@ -1222,8 +1209,6 @@ func (s *schedule) checkGround() {
 // incidents and the last change it read before the rollback, or Rewind forgets the deployment it
 // just rolled back from and rolls back a second time on the incident's next alarm.
 func TestConcurrentObserveKeepsTheRollbacksMemory(t *testing.T) {
-	skipBug(t, "reststage.Apply writes every memory variable from the decision's read, so a concurrent "+
-		"observe puts back the known-bad list, incidents and last change from before a rollback; fix: PATCH only the variables the plan changes")
 	r := newRig(t, scheduleStart)
 	api := r.gw.CreateRestAPI("shop")
 	for i := 1; i <= 6; i++ {
@@ -1323,8 +1308,6 @@ func TestConcurrentObserveKeepsTheRollbacksMemory(t *testing.T) {
 // full, a new deployment going live must still be recorded, or "previous" means whatever was
 // recorded last, however old: the rollback would skip every release since.
 func TestObserveStillRecordsWhenTheTimelineIsFull(t *testing.T) {
-	skipBug(t, "rollback.DecideObserve compares the timeline's length, which a full timeline keeps when it adds a sighting; "+
-		"fix: skip only when the newest sighting is already the live deployment")
 	r := newRig(t, scheduleStart)
 	api := r.gw.CreateRestAPI("shop")
 	const n = 20

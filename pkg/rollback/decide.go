@@ -113,10 +113,12 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 
 // DecideObserve records the live deployment in the timeline when it is new there.
 func DecideObserve(t target.Target, s State, now time.Time) Decision {
-	mem := observe(s, now)
-	if len(mem.Timeline) == len(s.Memory.Timeline) {
+	// Compare the newest sighting, not the timeline's length: a full timeline keeps its length when it
+	// records a new deployment.
+	if cur, ok := s.Memory.current(); ok && cur.Deployment == s.Live {
 		return skip("%s serves %s, as the timeline already says", t, s.Live)
 	}
+	mem := observe(s, now)
 	since := mem.Timeline[len(mem.Timeline)-1].Since
 	return Decision{Verdict: Act, Reason: fmt.Sprintf("recorded %s live on %s since %s", s.Live, t, since.Format(time.RFC3339)),
 		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem, Prior: s.Memory}}

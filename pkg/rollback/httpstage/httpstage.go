@@ -151,7 +151,13 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 	if vars == nil {
 		vars = map[string]string{}
 	}
+	// Only the variables this plan changes from what the decision read: a concurrent instance's write to
+	// another one (an observe's timeline, say) must survive.
+	prior := p.Prior.Encode()
 	for k, v := range p.Memory.Encode() {
+		if v == prior[k] {
+			continue
+		}
 		if v == "" {
 			v = empty
 		}

@@ -123,16 +123,21 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 	if p.Kind != rollback.KindCanaryRollback && p.Kind != rollback.KindRecord {
 		ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/deploymentId"), Value: aws.String(p.To)})
 	}
+	// Write only the variables this plan changes from what the decision read: a concurrent instance's
+	// write to another variable (an observe's timeline, say) must not be undone by replaying our read.
 	vars, prior := p.Memory.Encode(), p.Prior.Encode()
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		if vars[k] == "" {
+		switch {
+		case vars[k] == prior[k]:
+		case vars[k] == "":
 			// Stage variables cannot be empty: say "nothing" by removing the one that held something.
-			if prior[k] != "" {
-				ops = append(ops, types.PatchOperation{Op: types.OpRemove, Path: aws.String("/variables/" + k)})
-			}
-			continue
+			ops = append(ops, types.PatchOperation{Op: types.OpRemove, Path: aws.String("/variables/" + k)})
+		default:
+			ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/variables/" + k), Value: aws.String(vars[k])})
 		}
-		ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/variables/" + k), Value: aws.String(vars[k])})
+	}
+	if len(ops) == 0 {
+		return nil // the plan changes nothing the stage holds
 	}
 	out, err := s.api.UpdateStage(ctx, &apigateway.UpdateStageInput{RestApiId: &t.APIID, StageName: &t.Stage, PatchOperations: ops})
 	if err != nil {
