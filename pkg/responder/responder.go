@@ -176,11 +176,16 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 	return res
 }
 
-// foreign says why an alarm from another account is ignored, or "" when it may act.
+// foreign says why an alarm from another account or region is ignored, or "" when it may act.
 func (h *Handler) foreign(ctx context.Context, a event.Alarm) string {
-	own := ""
+	own, ownRegion := "", ""
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		own = accountOf(lc.InvokedFunctionArn)
+		own, ownRegion = arnField(lc.InvokedFunctionArn, 4), arnField(lc.InvokedFunctionArn, 3)
+	}
+	// The clients reach this region's APIs only: an alarm on an API of the same name elsewhere must
+	// not move the one here.
+	if a.Region != "" && ownRegion != "" && a.Region != ownRegion {
+		return fmt.Sprintf("alarm %s is from region %s; this function acts on %s only", quote(a.Name), a.Region, ownRegion)
 	}
 	if a.AccountID != "" && (a.AccountID == own || slices.Contains(h.cfg.AllowedAccounts, a.AccountID)) {
 		return ""
@@ -192,13 +197,13 @@ func (h *Handler) foreign(ctx context.Context, a event.Alarm) string {
 		quote(a.Name), quote(a.AccountID), orUnknown(own))
 }
 
-// accountOf reads the account of an ARN: arn:partition:service:region:account:resource.
-func accountOf(arn string) string {
+// arnField reads field i of an ARN: arn:partition:service:region:account:resource.
+func arnField(arn string, i int) string {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) < 6 || parts[0] != "arn" {
 		return ""
 	}
-	return parts[4]
+	return parts[i]
 }
 
 func orUnknown(s string) string {
