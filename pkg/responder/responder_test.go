@@ -206,6 +206,9 @@ func TestAlarmRollsBackToThePreviousDeployment(t *testing.T) {
 	if len(res) != 1 || res[0].Outcome != rollback.OutcomeRolledBack || res[0].From != w.lambda || res[0].To != w.legacy {
 		t.Fatalf("results = %+v", res)
 	}
+	if res[0].DurationMS <= 0 {
+		t.Errorf("durationMs = %v, want the time the rollback took", res[0].DurationMS)
+	}
 	if w.live(t).DeploymentID != w.legacy {
 		t.Errorf("stage serves %s, want the legacy deployment %s", w.live(t).DeploymentID, w.legacy)
 	}
