@@ -37,8 +37,8 @@ var ErrAutoDeploy = errors.New("auto-deploy is on: no history to go back to")
 // default page size it is far more deployments than an API keeps.
 const maxPages = 2000
 
-// empty stands for "nothing" in a stage variable: v2 values must be non-empty, and writing every
-// Rewind variable every time (rather than removing one) means the write is right whether UpdateStage
+// empty stands for "nothing" in a stage variable: v2 values must be non-empty, and sending the whole
+// map just read, with a placeholder rather than a removal, means the write is right whether UpdateStage
 // merges the variables it is sent or replaces them with it.
 const empty = "-"
 
