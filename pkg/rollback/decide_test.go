@@ -300,3 +300,19 @@ func TestStaleToleratesClockSkewOfASecond(t *testing.T) {
 		t.Fatalf("an alarm two seconds before the change is stale: %+v", d)
 	}
 }
+
+func TestMemoryOverKeepsWhatAnotherWriterChanged(t *testing.T) {
+	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	prior := Memory{Timeline: []Sighting{{Deployment: "d1", Since: at, How: HowObserved}}}
+	// This plan only records d2 in the timeline.
+	plan := Plan{Kind: KindRecord, Prior: prior, Memory: prior.seen("d2", at.Add(time.Minute), HowObserved)}
+	// Meanwhile another instance marked d3 bad and handled an incident.
+	cur := prior.with(Change{Kind: KindCanaryRollback, From: "d3", To: "d2", At: at.Add(30 * time.Second), By: "alarm", Incident: "inc1"}, "d3")
+	got := plan.MemoryOver(cur)
+	if !got.IsBad("d3") || !got.handled("inc1") || got.Last == nil || got.Last.From != "d3" {
+		t.Errorf("the other writer's memory was lost: %+v", got)
+	}
+	if s, _ := got.current(); s.Deployment != "d2" {
+		t.Errorf("the plan's own change was lost: timeline %+v", got.Timeline)
+	}
+}

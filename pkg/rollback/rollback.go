@@ -6,6 +6,7 @@ package rollback
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -84,4 +85,36 @@ type Plan struct {
 	RemoveCanary bool   // the write must drop canarySettings (AWS refuses deploymentId changes otherwise)
 	Memory       Memory // the memory to record with the switch
 	Prior        Memory // the memory as observed, so a strategy can tell what to clear
+}
+
+// MemoryOver is the memory to write over cur, the memory a strategy has just read again before its
+// write: the parts the plan changes from what it decided on (Prior), and cur's for the rest. A
+// concurrent instance's write to another part (an observe's timeline, a rollback's known-bad list)
+// survives, as it does with the REST stage's PATCH of only the variables a plan changes.
+func (p Plan) MemoryOver(cur Memory) Memory {
+	out := cur.clone()
+	if !slices.Equal(p.Memory.Bad, p.Prior.Bad) {
+		out.Bad = slices.Clone(p.Memory.Bad)
+	}
+	if !slices.Equal(p.Memory.Incidents, p.Prior.Incidents) {
+		out.Incidents = slices.Clone(p.Memory.Incidents)
+	}
+	if !sameChange(p.Memory.Last, p.Prior.Last) {
+		out.Last = p.Memory.Last
+	}
+	if !slices.EqualFunc(p.Memory.Timeline, p.Prior.Timeline, func(a, b Sighting) bool {
+		return a.Deployment == b.Deployment && a.How == b.How && a.Since.Equal(b.Since)
+	}) {
+		out.Timeline = slices.Clone(p.Memory.Timeline)
+	}
+	return out
+}
+
+func sameChange(a, b *Change) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.At, y.At = time.Time{}, time.Time{}
+	return x == y && a.At.Equal(b.At)
 }

@@ -172,8 +172,12 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 			return err
 		}
 		origins := originIDs(cfg)
-		owner, _, _ := DecodeComment(aws.ToString(cfg.Comment), origins)
-		comment := EncodeComment(owner, p.Memory)
+		owner, mem, err := DecodeComment(aws.ToString(cfg.Comment), origins)
+		if err != nil {
+			return fmt.Errorf("distribution %s: read memory again: %w", t.APIID, err)
+		}
+		mem = p.MemoryOver(mem)
+		comment := EncodeComment(owner, mem)
 		if live == p.To && aws.ToString(cfg.Comment) == comment {
 			// This very write already landed: its response was lost, and the SDK's retry carried the
 			// ETag from before it (412). The memory holds this decision's time, so nobody else wrote it.

@@ -167,8 +167,12 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		if err != nil {
 			return err
 		}
-		prefix, _, _ := DecodeDescription(aws.ToString(cur.Description))
-		desc := EncodeDescription(prefix, p.Memory)
+		prefix, mem, err := DecodeDescription(aws.ToString(cur.Description))
+		if err != nil {
+			return fmt.Errorf("alias %s: read memory again: %w", t, err)
+		}
+		mem = p.MemoryOver(mem)
+		desc := EncodeDescription(prefix, mem)
 		live := aws.ToString(cur.FunctionVersion)
 		if live == p.To && aws.ToString(cur.Description) == desc && (p.Kind == rollback.KindRecord || noRouting(cur)) {
 			// This very write already landed: its response was lost, and the SDK's retry carried the

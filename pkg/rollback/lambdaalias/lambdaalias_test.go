@@ -231,3 +231,34 @@ func TestDescriptionKeepsTheOwnersTextAndFitsIn256(t *testing.T) {
 		}
 	}
 }
+
+// An observe decided before a canary rollback lands writes after it: the alias still serves the
+// version the observe read, so the write goes ahead, but it must keep the rollback's known-bad mark
+// and incident, or the incident's next alarm rolls back a second time.
+func TestAConcurrentObserveKeepsTheRollbacksMemory(t *testing.T) {
+	f := newFixture(t, 3, "2", map[string]float64{"3": 0.1})
+	s := lambdaalias.New(f.client)
+	st, err := s.Peek(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observe := rollback.DecideObserve(f.target, st, base.Add(time.Hour))
+	if observe.Verdict != rollback.Act {
+		t.Fatalf("observe: %+v", observe)
+	}
+	eng := f.engine(false)
+	if res := eng.Do(context.Background(), f.target, alarm("inc1")); res.Outcome != rollback.OutcomeRolledBack || res.Rule != rollback.RuleCanary {
+		t.Fatalf("rollback: %+v", res)
+	}
+	if err := s.Apply(context.Background(), f.target, observe.Plan); err != nil {
+		t.Fatalf("late observe: %v", err)
+	}
+	_, mem, err := lambdaalias.DecodeDescription(f.alias(t).Description)
+	if err != nil || !mem.IsBad("3") || mem.Last == nil || mem.Last.Incident != "inc1" {
+		t.Fatalf("the late observe undid the rollback's memory: %+v, %v", mem, err)
+	}
+	writes := f.lam.Writes()
+	if again := eng.Do(context.Background(), f.target, alarm("inc1")); again.Outcome != rollback.OutcomeSkipped || f.lam.Writes() != writes {
+		t.Errorf("the incident's next alarm: %+v", again)
+	}
+}
