@@ -18,7 +18,6 @@ package target
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -73,36 +72,16 @@ func (t Target) IsDefaultBehavior() bool { return t.Kind == KindCloudFront && t.
 // ErrMalformed marks a target, id or stage name that does not fit AWS's alphabet.
 var ErrMalformed = errors.New("malformed")
 
-var (
-	// API Gateway ids are 10 lower-case alphanumerics; the looser bound keeps emulators' ids working
-	// while still refusing anything that could change a request path (/, %, .., spaces).
-	idPattern    = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
-	stagePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	// A deployment a command names: a REST/HTTP deployment id, a Lambda version, or a CloudFront
-	// origin id. No "/", "%", spaces, and no leading "." (so no ".."), whatever the kind.
-	deploymentPattern = regexp.MustCompile(`^[A-Za-z0-9_~+-][A-Za-z0-9._~:+-]{0,127}$`)
-	// Lambda: function names and aliases (an alias is not all digits: that would be a version).
-	functionPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	aliasPattern    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	versionPattern  = regexp.MustCompile(`^[0-9]{1,10}$`)
-	digits          = regexp.MustCompile(`^[0-9]+$`)
-	// CloudFront: distribution ids are upper-case alphanumerics; path patterns use CloudFront's
-	// documented characters (less quotes, and never ","); origin ids avoid "@", "," and spaces.
-	distributionPattern = regexp.MustCompile(`^[A-Z0-9]{1,32}$`)
-	pathPatternPattern  = regexp.MustCompile(`^[A-Za-z0-9_.*$/~:+&-]{1,255}$`)
-	originPattern       = regexp.MustCompile(`^[A-Za-z0-9._~:+-]{1,128}$`)
-)
-
 // ValidID reports whether s can be a REST API or deployment id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+func ValidID(s string) bool { return validID(s) }
 
 // ValidStage reports whether s can be a stage name.
-func ValidStage(s string) bool { return stagePattern.MatchString(s) }
+func ValidStage(s string) bool { return validStage(s) }
 
 // CheckDeploymentID returns an error naming s when it cannot name a deployment of any kind of
 // target (a deployment id, a Lambda version, a CloudFront origin id).
 func CheckDeploymentID(s string) error {
-	if !deploymentPattern.MatchString(s) || strings.Contains(s, "..") {
+	if !validDeployment(s) || strings.Contains(s, "..") {
 		return fmt.Errorf("deployment id %s: %w (want 1-128 letters, digits or ._~:+- not starting with .)", quote(s), ErrMalformed)
 	}
 	return nil
@@ -153,11 +132,11 @@ func parseLambda(s, body string) (Target, error) {
 	switch {
 	case !ok:
 		return Target{}, fmt.Errorf("target %s: %w (want lambda:functionName:alias)", quote(s), ErrMalformed)
-	case !functionPattern.MatchString(fn):
+	case !validFunction(fn):
 		return Target{}, fmt.Errorf("target %s: function name %s: %w (want 1-64 letters, digits, - or _)", quote(s), quote(fn), ErrMalformed)
-	case !aliasPattern.MatchString(alias) || digits.MatchString(alias):
+	case !validAlias(alias) || allDigits(alias):
 		return Target{}, fmt.Errorf("target %s: alias %s: %w (want 1-128 letters, digits, - or _, not only digits)", quote(s), quote(alias), ErrMalformed)
-	case hasFallback && !versionPattern.MatchString(fallback):
+	case hasFallback && !validVersion(fallback):
 		return Target{}, fmt.Errorf("target %s: fallback version %s: %w (want a published version number)", quote(s), quote(fallback), ErrMalformed)
 	}
 	return Target{Kind: KindLambdaAlias, APIID: fn, Stage: alias, Fallback: fallback}, nil
@@ -172,11 +151,11 @@ func parseCloudFront(s, body string) (Target, error) {
 	switch {
 	case !ok:
 		return Target{}, fmt.Errorf("target %s: %w (want cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId)", quote(s), ErrMalformed)
-	case !distributionPattern.MatchString(dist):
+	case !validDistribution(dist):
 		return Target{}, fmt.Errorf("target %s: distribution id %s: %w (want upper-case letters and digits)", quote(s), quote(dist), ErrMalformed)
-	case !pathPatternPattern.MatchString(pattern):
+	case !validPathPattern(pattern):
 		return Target{}, fmt.Errorf("target %s: path pattern %s: %w (want 1-255 of A-Z a-z 0-9 _-.*$/~:+&)", quote(s), quote(pattern), ErrMalformed)
-	case strings.Contains(rest, "@") && !originPattern.MatchString(origin):
+	case strings.Contains(rest, "@") && !validOrigin(origin):
 		return Target{}, fmt.Errorf("target %s: legacy origin id %s: %w (want 1-128 of A-Z a-z 0-9 ._~:+-)", quote(s), quote(origin), ErrMalformed)
 	}
 	return Target{Kind: KindCloudFront, APIID: dist, Stage: pattern, Fallback: origin}, nil
