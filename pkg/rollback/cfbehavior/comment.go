@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +32,30 @@ var (
 	byCodes   = map[string]string{"alarm": "a", "manual": "m", "schedule": "s"}
 	howCodes  = map[rollback.How]string{rollback.HowObserved: "o", rollback.HowAutoRollback: "a", rollback.HowManualRollback: "m",
 		rollback.HowDeploy: "d", rollback.HowCleared: "c"}
-	hex16   = regexp.MustCompile(`^[0-9a-f]{16}$`)
-	rawSafe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
 )
+
+// hex16 is ^[0-9a-f]{16}$ and rawSafe ^[A-Za-z0-9_-]{1,16}$, written by hand: package-level
+// regexps are compiled at every cold start, before main runs, whether or not CloudFront is a target.
+func hex16(s string) bool {
+	return len(s) == 16 && allBytes(s, func(b byte) bool { return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' })
+}
+
+func rawSafe(s string) bool {
+	return len(s) >= 1 && len(s) <= 16 && allBytes(s, func(b byte) bool {
+		return '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || b == '_' || b == '-'
+	})
+}
+
+// allBytes reports whether every byte of s is in; only ASCII ever is, so like the regexps' ASCII
+// classes it refuses non-ASCII and invalid UTF-8, and counting bytes counts runes.
+func allBytes(s string, in func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !in(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func ref(origin string) string {
 	h := fnv.New32a()
@@ -46,11 +66,11 @@ func ref(origin string) string {
 func at(t time.Time) string { return strconv.FormatInt(t.Unix(), 36) }
 
 func incident(s string) string {
-	if hex16.MatchString(s) {
+	if hex16(s) {
 		b, _ := hex.DecodeString(s)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	if rawSafe.MatchString(s) {
+	if rawSafe(s) {
 		return "~" + s
 	}
 	return "" // not representable: dropped rather than stored wrong
