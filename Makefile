@@ -24,8 +24,10 @@ build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64) in
 
 build-ResponderFunction: build ## What `sam build` calls (BuildMethod: makefile)
 
-test: ## Run every test (unit, wire, end-to-end, awscli, moto_server); what CI runs
-	$(GO) test -race -count=1 ./...
+test: ## Run every test (unit, wire, end-to-end, awscli, moto_server), then print the figures they measured; what CI runs
+	@figures=$$(mktemp); echo "$(GO) test -race -count=1 ./..."; \
+	  REWIND_FIGURES=$$figures $(GO) test -race -count=1 ./...; rc=$$?; \
+	  echo; echo "figures measured by this run:"; sort $$figures | sed 's/^/  /'; rm -f $$figures; exit $$rc
 
 fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 	@set -e; for pkg in $$($(GO) list ./...); do \

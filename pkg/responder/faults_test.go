@@ -19,6 +19,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 )
@@ -155,7 +156,7 @@ func TestFaultMatrix(t *testing.T) {
 			})
 		}
 	}
-	t.Logf("fault matrix: %d control-plane calls x %d faults = %d cells (plus the account rate limit with several instances, "+
+	testenv.Figure(t, "fault matrix: %d control-plane calls x %d faults = %d cells (plus the account rate limit with several instances, "+
 		"and six throttled writes under the production retry policy)", len(faultCalls), len(faultKinds), cells)
 }
 
@@ -339,6 +340,6 @@ func TestAccountRateLimitWithSeveralInstances(t *testing.T) {
 	if m := w.moves(); len(m) != 1 || m[0] != faultLive+"->"+faultPrevious {
 		t.Errorf("rollbacks applied: %v, want exactly one %s->%s", m, faultLive, faultPrevious)
 	}
-	t.Logf("rate limit 10 rps burst 40, 4 instances: %d calls throttled, %d of 4 invocations failed and were retried, 1 rollback",
+	testenv.Figure(t, "rate limit 10 rps burst 40, 4 instances: %d calls throttled, %d of 4 invocations failed and were retried, 1 rollback",
 		throttled, failed)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/event"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
@@ -225,7 +226,7 @@ func TestHostileInputs(t *testing.T) {
 	if st, _ := w.gw.Stage(w.shop, "prod"); st.DeploymentID != "d2" || len(st.Variables) != 0 {
 		t.Errorf("the target changed: %+v", st)
 	}
-	t.Logf("bad inputs: %d tried through the handler, %d refused with an error, %d ignored, %d writes",
+	testenv.Figure(t, "bad inputs: %d tried through the handler, %d refused with an error, %d ignored, %d writes",
 		len(inputs), refusedWithError, ignored, w.gw.Writes())
 }
 
@@ -374,7 +375,7 @@ func TestForceNeverWidensTargets(t *testing.T) {
 	if _, err := w.newHandler(bad, fastRetry, nil); err == nil || !strings.Contains(err.Error(), "not in TARGETS") {
 		t.Errorf("ALARM_TARGETS outside TARGETS: %v", err)
 	}
-	t.Logf("manual commands outside TARGETS: %d tried (5 stages x 5 actions x force x dryRun), all refused, 0 calls to those stages, 0 writes", tried)
+	testenv.Figure(t, "manual commands outside TARGETS: %d tried (5 stages x 5 actions x force x dryRun), all refused, 0 calls to those stages, 0 writes", tried)
 }
 
 // TestLogsCarryNoCredentials runs the handler's busiest paths (a rollback, a failure, status, a bad

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 )
@@ -124,7 +125,7 @@ func TestRandomSchedules(t *testing.T) {
 		t.Errorf("seed=%d: %d violation(s):\n  %s\ntrace:\n  %s\nreplay: REWIND_SEED=%d go test -race -count=1 -run 'TestRandomSchedules$' -v ./pkg/responder/",
 			o.seed, len(o.violations), strings.Join(o.violations, "\n  "), strings.Join(o.trace, "\n  "), o.seed)
 	}
-	t.Logf("schedules=%d violations=%d failing_schedules=%d steps=%d invocations=%d concurrent_batches=%d max_instances=%d "+
+	testenv.Figure(t, "schedules=%d violations=%d failing_schedules=%d steps=%d invocations=%d concurrent_batches=%d max_instances=%d "+
 		"faults_injected=%d faults_fired=%d deadline_steps=%d rollbacks=%d repeats_refused=%d guard_refusals=%d "+
 		"planned=%d ignored=%d failed_invocations=%d human_changes=%d dry_run_schedules=%d seeds=%d..%d",
 		len(seeds), violations, len(bad), total.steps, total.invocations, total.batches, total.maxInstances,

@@ -139,3 +139,26 @@ func WaitHTTP(t testing.TB, url string, within time.Duration) {
 	}
 	t.Fatalf("%s did not answer within %s", url, within)
 }
+
+// Figure logs a figure a test measured (how many schedules, cells, inputs) and, when REWIND_FIGURES
+// names a file, appends it there as one line: go test hides a passing test's log, and make test
+// prints that file after the run so the README's figures can be read from its output.
+func Figure(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	line := fmt.Sprintf(format, args...)
+	tb.Log(line)
+	path := os.Getenv("REWIND_FIGURES")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		tb.Errorf("REWIND_FIGURES: %v", err)
+		return
+	}
+	defer f.Close()
+	// One write of one line: appends from parallel test binaries do not interleave.
+	if _, err := f.WriteString(tb.Name() + ": " + strings.ReplaceAll(line, "\n", " ") + "\n"); err != nil {
+		tb.Errorf("REWIND_FIGURES: %v", err)
+	}
+}
