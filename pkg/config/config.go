@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -14,6 +15,16 @@ import (
 // Names of the environment variables Rewind reads (the AWS SDK reads its own: AWS_REGION,
 // credentials, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_API_GATEWAY, ...).
 const (
+	// EnvTargets is the allow-list, required: a comma-separated list of targets, and Rewind never
+	// touches anything else. A target is one of (target.Parse reads them, target.Grammar says them):
+	//
+	//	restApiId/stage[@fallbackDeploymentId]                API Gateway REST API stage; "rest:" before it names the same
+	//	http:apiId/stage[@fallbackDeploymentId]               API Gateway HTTP API (v2) stage, "$default" too
+	//	lambda:functionName:alias[@fallbackVersion]           Lambda alias; the fallback is a published version
+	//	cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId  CloudFront cache behaviour ("*": the default one)
+	//
+	// The "@..." part pins where an alarm sends the target, whatever its history says; a CloudFront
+	// target must have it (the legacy origin). Each target may be listed once, in any spelling.
 	EnvTargets         = "TARGETS"
 	EnvDryRun          = "DRY_RUN"
 	EnvAlarmTargets    = "ALARM_TARGETS"
@@ -79,10 +90,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	raw := strings.TrimSpace(getenv(EnvTargets))
 	if raw == "" {
-		return c, fmt.Errorf("%s is required: comma-separated restApiId/stage pairs Rewind may act on", EnvTargets)
+		return c, fmt.Errorf("%s is required: a comma-separated list of the targets Rewind may act on, each %s", EnvTargets, target.Grammar)
 	}
 	targets, err := target.ParseList(raw)
 	if err != nil {
+		if (errors.Is(err, target.ErrMalformed) || errors.Is(err, target.ErrUnknownKind)) && !strings.Contains(err.Error(), target.Grammar) {
+			return c, fmt.Errorf("%s: %w; a target is %s", EnvTargets, err, target.Grammar)
+		}
 		return c, fmt.Errorf("%s: %w", EnvTargets, err)
 	}
 	c.Targets = targets

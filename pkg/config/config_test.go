@@ -56,3 +56,19 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// TestTargetsMessagesGiveTheWholeGrammar: a missing or malformed TARGETS says how to write every kind.
+func TestTargetsMessagesGiveTheWholeGrammar(t *testing.T) {
+	for _, v := range []string{"", "a1b2c3d4e5", "s3:bucket/key", "cloudfront:E2QW:/api/*"} {
+		_, err := FromEnv(env(map[string]string{EnvTargets: v}))
+		if err == nil {
+			t.Fatalf("TARGETS=%q accepted", v)
+		}
+		for _, form := range []string{"restApiId/stage[@fallbackDeploymentId]", "rest:", "http:apiId/stage[@fallbackDeploymentId]",
+			"lambda:functionName:alias[@fallbackVersion]", "cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId"} {
+			if !strings.Contains(err.Error(), form) {
+				t.Errorf("TARGETS=%q: %v\ndoes not show %s", v, err, form)
+			}
+		}
+	}
+}

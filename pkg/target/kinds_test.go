@@ -45,7 +45,9 @@ func TestParseRefusesWithTheReason(t *testing.T) {
 	for in, want := range map[string]string{
 		"lamda:fn:live":                   `unknown kind "lamda"`,
 		"s3:bucket/key":                   `unknown kind "s3"`,
-		"http:abc":                        "want restApiId/stage",
+		"http:abc":                        "want http:apiId/stage",
+		"abc":                             "want restApiId/stage",
+		"rest:abc/prod@../x":              "fallback deployment",
 		"http:ab/c/d":                     "stage",
 		"lambda:fn":                       "want lambda:functionName:alias",
 		"lambda:fn:123":                   "not only digits",
@@ -158,5 +160,33 @@ func TestCheckDeploymentIDTakesOriginsAndVersionsButNoPaths(t *testing.T) {
 		if err := CheckDeploymentID(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestGrammarSaysWhatParseListTakes keeps the grammar that messages quote in step with the parser:
+// every form it shows, written out, is a valid TARGETS entry, and every kind has a form.
+func TestGrammarSaysWhatParseListTakes(t *testing.T) {
+	examples := map[string]string{
+		"restApiId/stage[@fallbackDeploymentId]":               "a1b2c3d4e5/prod@d1,a1b2c3d4e5/dev",
+		"rest:restApiId/stage[@fallbackDeploymentId]":          "rest:a1b2c3d4e5/prod@d1,rest:a1b2c3d4e5/dev",
+		"http:apiId/stage[@fallbackDeploymentId]":              "http:h1b2c3d4e5/$default@dep9,http:h1b2c3d4e5/live",
+		"lambda:functionName:alias[@fallbackVersion]":          "lambda:api-user-id:live@7,lambda:api-user-id:beta",
+		"cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId": "cloudfront:E2QWRUHAPOMQZL:/user/*@legacy-ec2",
+	}
+	for form, list := range examples {
+		if !strings.Contains(Grammar, form) {
+			t.Errorf("Grammar %q does not show %s", Grammar, form)
+		}
+		if _, err := ParseList(list); err != nil {
+			t.Errorf("%s: %q: %v", form, list, err)
+		}
+	}
+	for _, k := range Kinds {
+		if k != KindRESTStage && !strings.Contains(Grammar, string(k)+":") {
+			t.Errorf("Grammar %q has no form for kind %s", Grammar, k)
+		}
+	}
+	if _, err := ParseList(" , "); err == nil || !strings.Contains(err.Error(), Grammar) {
+		t.Errorf("an empty list: %v, want the grammar", err)
 	}
 }

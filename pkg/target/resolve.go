@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -20,8 +21,9 @@ type Mapping struct {
 	Target  Target
 }
 
-// ParseMappings reads ALARM_TARGETS: comma-separated "alarmNameGlob=restApiId/stage" pairs. The glob
-// is everything before the last "=", so alarm names may contain "=". Each target must be allowed.
+// ParseMappings reads ALARM_TARGETS: comma-separated "alarmNameGlob=target" pairs, the target named
+// as TARGETS names it ("restApiId/stage", "http:apiId/stage", ...). The glob is everything before
+// the last "=", so alarm names may contain "=". Each target must be allowed.
 func ParseMappings(s string, allowed []Target) ([]Mapping, error) {
 	var out []Mapping
 	for _, item := range strings.Split(s, ",") {
@@ -31,7 +33,7 @@ func ParseMappings(s string, allowed []Target) ([]Mapping, error) {
 		}
 		i := strings.LastIndex(item, "=")
 		if i <= 0 {
-			return nil, fmt.Errorf("mapping %s: %w (want alarmNameGlob=restApiId/stage)", quote(item), ErrMalformed)
+			return nil, fmt.Errorf("mapping %s: %w (want alarmNameGlob=target, e.g. alarmNameGlob=restApiId/stage)", quote(item), ErrMalformed)
 		}
 		pattern, ts := item[:i], item[i+1:]
 		if _, err := path.Match(pattern, ""); err != nil {
@@ -50,7 +52,7 @@ func ParseMappings(s string, allowed []Target) ([]Mapping, error) {
 	return out, nil
 }
 
-// ParseList reads TARGETS: comma-separated targets, at least one, no duplicates.
+// ParseList reads TARGETS: comma-separated targets (see Grammar), at least one, no duplicates.
 func ParseList(s string) ([]Target, error) {
 	var out []Target
 	for _, item := range strings.Split(s, ",") {
@@ -71,7 +73,7 @@ func ParseList(s string) ([]Target, error) {
 		out = append(out, t)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no targets (want restApiId/stage[,restApiId/stage...])")
+		return nil, errors.New("no targets (want a comma-separated list of " + Grammar + ")")
 	}
 	return out, nil
 }

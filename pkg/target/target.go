@@ -5,7 +5,7 @@
 //	restApiId/stage[@fallbackDeploymentId]            API Gateway REST API stage (also "rest:" + the same)
 //	http:apiId/stage[@fallbackDeploymentId]           API Gateway HTTP API (v2) stage ("$default" too)
 //	lambda:functionName:alias[@fallbackVersion]       Lambda alias
-//	cloudfront:DISTRIBUTIONID:pathPattern@originId    CloudFront cache behaviour and its legacy origin
+//	cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId  CloudFront cache behaviour and its legacy origin
 //
 // A target's name (String, and what a command's "target" says) is the same without the "@..." part,
 // and a plain REST target has no "rest:" prefix. The CloudFront path pattern is everything between
@@ -70,8 +70,16 @@ func (t Target) String() string {
 // IsDefaultBehavior reports whether a CloudFront target names the default cache behaviour.
 func (t Target) IsDefaultBehavior() bool { return t.Kind == KindCloudFront && t.Stage == "*" }
 
+// Grammar is the grammar of one target, for messages that tell how to write TARGETS.
+const Grammar = "restApiId/stage[@fallbackDeploymentId] (or rest:restApiId/stage[@fallbackDeploymentId]), " +
+	"http:apiId/stage[@fallbackDeploymentId], lambda:functionName:alias[@fallbackVersion] or " +
+	"cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId"
+
 // ErrMalformed marks a target, id or stage name that does not fit AWS's alphabet.
 var ErrMalformed = errors.New("malformed")
+
+// ErrUnknownKind marks a target whose "kind:" prefix is none of Kinds.
+var ErrUnknownKind = errors.New("unknown kind")
 
 // ValidID reports whether s can be a REST API or deployment id.
 func ValidID(s string) bool { return validID(s) }
@@ -105,7 +113,7 @@ func Parse(s string) (Target, error) {
 	case KindCloudFront:
 		return parseCloudFront(s, rest)
 	}
-	return Target{}, fmt.Errorf("target %s: unknown kind %s (want rest, http, lambda or cloudfront)", quote(s), quote(string(kind)))
+	return Target{}, fmt.Errorf("target %s: %w %s (want rest, http, lambda or cloudfront)", quote(s), ErrUnknownKind, quote(string(kind)))
 }
 
 // HTTPDefaultStage is the name of an HTTP API's default stage, the one stage name with a "$".
@@ -115,6 +123,8 @@ func parseStage(kind Kind, s, body string) (Target, error) {
 	body, fallback, hasFallback := strings.Cut(body, "@")
 	api, stage, ok := strings.Cut(body, "/")
 	switch {
+	case !ok && kind == KindHTTPStage:
+		return Target{}, fmt.Errorf("target %s: %w (want http:apiId/stage)", quote(s), ErrMalformed)
 	case !ok:
 		return Target{}, fmt.Errorf("target %s: %w (want restApiId/stage)", quote(s), ErrMalformed)
 	case !ValidID(api):
@@ -122,7 +132,7 @@ func parseStage(kind Kind, s, body string) (Target, error) {
 	case !ValidStage(stage) && !(kind == KindHTTPStage && stage == HTTPDefaultStage):
 		return Target{}, fmt.Errorf("target %s: stage %s: %w (want 1-128 letters, digits, - or _)", quote(s), quote(stage), ErrMalformed)
 	case hasFallback && !ValidID(fallback):
-		return Target{}, fmt.Errorf("target %s: fallback deployment %s: %w", quote(s), quote(fallback), ErrMalformed)
+		return Target{}, fmt.Errorf("target %s: fallback deployment %s: %w (want 1-64 letters or digits)", quote(s), quote(fallback), ErrMalformed)
 	}
 	return Target{Kind: KindRESTStage, APIID: api, Stage: stage, Fallback: fallback}, nil
 }
