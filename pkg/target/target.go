@@ -2,9 +2,9 @@
 //
 // The grammar of one target (TARGETS is a comma-separated list of them):
 //
-//	restApiId/stage[@fallbackDeploymentId]            API Gateway REST API stage (also "rest:" + the same)
-//	http:apiId/stage[@fallbackDeploymentId]           API Gateway HTTP API (v2) stage ("$default" too)
-//	lambda:functionName:alias[@fallbackVersion]       Lambda alias
+//	restApiId/stage[@fallbackDeploymentId]                API Gateway REST API stage (also "rest:" + the same)
+//	http:apiId/stage[@fallbackDeploymentId]               API Gateway HTTP API (v2) stage ("$default" too)
+//	lambda:functionName:alias[@fallbackVersion]           Lambda alias
 //	cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId  CloudFront cache behaviour and its legacy origin
 //
 // A target's name (String, and what a command's "target" says) is the same without the "@..." part,
