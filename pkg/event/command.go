@@ -16,7 +16,7 @@ import (
 // Command is a manual command, sent with `aws lambda invoke --payload '{"action":"status"}'`.
 type Command struct {
 	Action       string `json:"action"`                 // one of KnownActions
-	Target       string `json:"target,omitempty"`       // "restApiId/stage"; optional
+	Target       string `json:"target,omitempty"`       // a TARGETS name without "@...": "restApiId/stage", "http:…", "lambda:…", "cloudfront:…"; optional
 	DeploymentID string `json:"deploymentId,omitempty"` // required for deploy, refused otherwise
 	DryRun       *bool  `json:"dryRun,omitempty"`       // nil: the function's default
 	Force        bool   `json:"force,omitempty"`
@@ -97,7 +97,7 @@ func (c Command) Validate() error {
 	}
 	if c.Target != "" {
 		if strings.Contains(c.Target, "@") {
-			return bad("command: target %s: want restApiId/stage (a fallback deployment is set in TARGETS, not in a command)", quote(c.Target))
+			return bad("command: target %s: want a target's name without \"@\" (restApiId/stage, http:apiId/stage, lambda:function:alias or cloudfront:ID:pathPattern; a fallback deployment is set in TARGETS, not in a command)", quote(c.Target))
 		}
 		if _, err := target.Parse(c.Target); err != nil {
 			return badCause(err, "command: %s", err.Error())
