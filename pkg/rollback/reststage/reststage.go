@@ -94,20 +94,37 @@ func (s *Strategy) state(t target.Target, stage *apigateway.GetStageOutput, hist
 	return st, nil
 }
 
+// history reads every page, keeping each page's deployments in a slice of exactly its size, and
+// copies them once into one slice of exactly the total: appending to one growing slice reallocated it
+// about log2(N/500) times and left it up to twice the size it needed.
 func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Deployment, error) {
-	var out []rollback.Deployment
+	var (
+		pages [][]rollback.Deployment
+		total int
+	)
 	p := apigateway.NewGetDeploymentsPaginator(s.api, &apigateway.GetDeploymentsInput{RestApiId: &t.APIID, Limit: aws.Int32(PageSize)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = make([]rollback.Deployment, 0, len(page.Items))
+		ds := make([]rollback.Deployment, len(page.Items))
+		for i, d := range page.Items {
+			ds[i] = rollback.Deployment{ID: aws.ToString(d.Id), CreatedDate: aws.ToTime(d.CreatedDate), Description: aws.ToString(d.Description)}
 		}
-		for _, d := range page.Items {
-			out = append(out, rollback.Deployment{ID: aws.ToString(d.Id), CreatedDate: aws.ToTime(d.CreatedDate), Description: aws.ToString(d.Description)})
-		}
+		pages = append(pages, ds)
+		total += len(ds)
+	}
+	switch len(pages) {
+	case 0:
+		return nil, nil
+	case 1:
+		return pages[0], nil // one page: already exact, nothing to copy
+	}
+	out := make([]rollback.Deployment, 0, total)
+	for i, ds := range pages {
+		out = append(out, ds...)
+		pages[i] = nil // each page is garbage once copied
 	}
 	return out, nil
 }
