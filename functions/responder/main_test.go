@@ -276,3 +276,25 @@ func TestOnlyTheKindsConfiguredGetAClient(t *testing.T) {
 		}
 	}
 }
+
+// Rewind in Seoul: CloudFront's metrics, and so its alarms, live in us-east-1, and must still reach
+// the distribution; a regional resource's alarm from us-east-1 names something in another region
+// (a function of the same name there) and must not move the one here.
+func TestOnlyCloudFrontAlarmsCrossRegions(t *testing.T) {
+	seoul := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		AwsRequestID: "req-1", InvokedFunctionArn: "arn:aws:lambda:ap-northeast-2:" + account + ":function:rewind"})
+	w := newWorld(t)
+	h := w.handler(t, w.targets)
+	res := one(t)(h.Handle(seoul, alarm("cf-5xx", "AWS/CloudFront", "DistributionId", "E2QWRUHAPOMQZL", "Region", "Global")))
+	if res.Outcome != rollback.OutcomeRolledBack {
+		t.Fatalf("CloudFront alarm from us-east-1: %+v", res)
+	}
+	writes := w.rest.Writes() + w.v2.Writes() + w.lam.Writes() + w.cf.Writes()
+	res = one(t)(h.Handle(seoul, alarm("users-errors", "AWS/Lambda", "FunctionName", "api-user-id", "Resource", "api-user-id:live")))
+	if res.Outcome != rollback.OutcomeIgnored || !strings.Contains(res.Reason, "region us-east-1") || !strings.Contains(res.Reason, "ap-northeast-2") {
+		t.Errorf("Lambda alarm from us-east-1: %+v", res)
+	}
+	if now := w.rest.Writes() + w.v2.Writes() + w.lam.Writes() + w.cf.Writes(); now != writes {
+		t.Errorf("the other region's alarm wrote %d times", now-writes)
+	}
+}

@@ -170,22 +170,21 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
 		return r
 	}
+	if why := otherRegion(ctx, a, t); why != "" {
+		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
+		return r
+	}
 	res := h.do(ctx, t, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
 		By: "alarm", Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}})
 	res.AlarmState = a.State
 	return res
 }
 
-// foreign says why an alarm from another account or region is ignored, or "" when it may act.
+// foreign says why an alarm from another account is ignored, or "" when it may act.
 func (h *Handler) foreign(ctx context.Context, a event.Alarm) string {
-	own, ownRegion := "", ""
+	own := ""
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		own, ownRegion = arnField(lc.InvokedFunctionArn, 4), arnField(lc.InvokedFunctionArn, 3)
-	}
-	// The clients reach this region's APIs only: an alarm on an API of the same name elsewhere must
-	// not move the one here.
-	if a.Region != "" && ownRegion != "" && a.Region != ownRegion {
-		return fmt.Sprintf("alarm %s is from region %s; this function acts on %s only", quote(a.Name), a.Region, ownRegion)
+		own = arnField(lc.InvokedFunctionArn, 4)
 	}
 	if a.AccountID != "" && (a.AccountID == own || slices.Contains(h.cfg.AllowedAccounts, a.AccountID)) {
 		return ""
@@ -195,6 +194,22 @@ func (h *Handler) foreign(ctx context.Context, a event.Alarm) string {
 	}
 	return fmt.Sprintf("alarm %s is from account %s; this function runs in %s and ALLOWED_ACCOUNTS does not name it",
 		quote(a.Name), quote(a.AccountID), orUnknown(own))
+}
+
+// otherRegion says why an alarm from another region than the function's is ignored for t, or "".
+// The regional clients reach this region's resources only, so an alarm on a same-named API elsewhere
+// must not move the one here. CloudFront is global and its metrics, and so its alarms, live in
+// us-east-1 whatever region Rewind runs in.
+func otherRegion(ctx context.Context, a event.Alarm, t target.Target) string {
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok || t.Kind == target.KindCloudFront {
+		return ""
+	}
+	own := arnField(lc.InvokedFunctionArn, 3)
+	if a.Region == "" || own == "" || a.Region == own {
+		return ""
+	}
+	return fmt.Sprintf("alarm %s is from region %s; %s is in this function's region, %s", quote(a.Name), a.Region, t, own)
 }
 
 // arnField reads field i of an ARN: arn:partition:service:region:account:resource.
