@@ -399,8 +399,12 @@ func initCosts(bin, home string, w *bench.World, reps int) (map[string]time.Dura
 			}
 			f, _ := strconv.ParseFloat(m[2], 64)
 			d := time.Duration(f * float64(time.Millisecond))
-			sum[initOwner(m[1])] += d
+			owner := initOwner(m[1])
+			sum[owner] += d
 			sum["total"] += d
+			if strings.HasPrefix(owner, "rewind ") {
+				sum[rewindInit] += d
+			}
 		}
 		for k, d := range sum {
 			samples[k] = append(samples[k], d)
@@ -415,6 +419,9 @@ func initCosts(bin, home string, w *bench.World, reps int) (map[string]time.Dura
 	}
 	return out, nil
 }
+
+// rewindInit is the key of initCosts' figure for all of Rewind's own packages together.
+const rewindInit = "rewind, all packages"
 
 // initOwner groups a package: "rewind pkg/target", "apigateway", "credential chain (sts, sso,
 // ssooidc, signin)", "other".
