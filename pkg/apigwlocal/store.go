@@ -162,6 +162,19 @@ func (s *Server) CreateRestAPI(name string) RestAPI {
 	return s.createRestAPILocked(name, "", nil).RestAPI
 }
 
+// RenameRestAPI gives an API another name, as the console's or UpdateRestApi's /name does: what a
+// name-to-id cache must not be fooled by.
+func (s *Server) RenameRestAPI(id, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, apiErr := s.apiLocked(id)
+	if apiErr != nil {
+		return apiErr
+	}
+	a.Name = name
+	return nil
+}
+
 func (s *Server) createRestAPILocked(name, description string, tags map[string]string) *apiState {
 	id := uniqueID(10, func(id string) bool { _, ok := s.apis[id]; return ok })
 	a := &apiState{

@@ -161,7 +161,21 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 		r.Outcome, r.Reason = rollback.OutcomeIgnored, fmt.Sprintf("alarm %s is %s: only a transition to ALARM acts", quote(a.Name), a.State)
 		return r
 	}
+	req := rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
+		By: "alarm", Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}}
+	if guess, ok := h.resolver.Speculate(a); ok {
+		if res, confirmed := h.speculate(ctx, a, r, guess, req); confirmed {
+			return res
+		}
+		// The name now means something else: the lookup just made refreshed the cache.
+	}
 	t, ok, why, err := h.resolver.Resolve(ctx, a.Name, a)
+	return h.rollbackTo(ctx, a, r, t, ok, why, err, req)
+}
+
+// rollbackTo acts on a resolved alarm: resolution's failure or refusal, the region rule, then the
+// rollback itself.
+func (h *Handler) rollbackTo(ctx context.Context, a event.Alarm, r rollback.Result, t target.Target, ok bool, why string, err error, req rollback.Request) rollback.Result {
 	if err != nil {
 		r.Outcome, r.Reason = rollback.OutcomeFailed, err.Error()
 		return r
@@ -174,10 +188,72 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
 		return r
 	}
-	res := h.do(ctx, t, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
-		By: "alarm", Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}})
+	res := h.do(ctx, t, req)
 	res.AlarmState = a.State
 	return res
+}
+
+// errNameMoved stops a write to a speculative target that the fresh lookup does not confirm.
+var errNameMoved = errors.New("the API name no longer resolves to this target")
+
+// speculate runs the rollback on the target an expired name cache guessed while the name is looked up
+// again in parallel, so the lookup costs no round trip of its own; nothing is written (nor a dry-run
+// plan reported) until the lookup confirms the guess. confirmed=false: the name now resolves elsewhere,
+// nothing was written, and the caller must resolve again (the cache is fresh by then).
+func (h *Handler) speculate(ctx context.Context, a event.Alarm, r rollback.Result, guess target.Target, req rollback.Request) (rollback.Result, bool) {
+	type lookup struct {
+		t       target.Target
+		ok      bool
+		why     string
+		err     error
+		matches bool
+	}
+	answer := make(chan lookup, 1)
+	go func() {
+		t, ok, why, err := h.resolver.Resolve(ctx, a.Name, a)
+		answer <- lookup{t, ok, why, err, err == nil && ok && t.String() == guess.String()}
+	}()
+	var fresh *lookup
+	wait := func(ctx context.Context) (*lookup, error) {
+		if fresh == nil {
+			select {
+			case l := <-answer:
+				fresh = &l
+			case <-ctx.Done():
+				return nil, fmt.Errorf("API name lookup: %w", ctx.Err())
+			}
+		}
+		return fresh, nil
+	}
+	req.BeforeWrite = func(ctx context.Context) error {
+		l, err := wait(ctx)
+		switch {
+		case err != nil:
+			return err
+		case l.err != nil:
+			return l.err
+		case !l.matches:
+			return errNameMoved
+		}
+		return nil
+	}
+	res := h.rollbackTo(ctx, a, r, guess, true, "", nil, req)
+	// A decision that wrote nothing (a repeat, a stale alarm) was still about the guess: it stands only
+	// if the lookup confirms the guess too.
+	l, err := wait(ctx)
+	if err != nil {
+		// Out of time before the lookup answered: nothing was written, and the answer is unconfirmed.
+		r.Outcome, r.Reason = rollback.OutcomeFailed, fmt.Sprintf("alarm %s: %v", quote(a.Name), err)
+		return r, true
+	}
+	if l.err != nil {
+		return h.rollbackTo(ctx, a, r, l.t, l.ok, l.why, l.err, req), true
+	}
+	if !l.matches {
+		h.log.InfoContext(ctx, "API name resolves elsewhere now; deciding again", "alarm", a.Name, "guessed", guess.String())
+		return rollback.Result{}, false
+	}
+	return res, true
 }
 
 // foreign says why an alarm from another account is ignored, or "" when it may act.

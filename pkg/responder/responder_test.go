@@ -44,6 +44,9 @@ type world struct {
 	legacy string
 	lambda string
 	logs   *syncWriter // shared by every handler of the world, like one log group
+	other  string      // the API named other-api, not in TARGETS unless a test puts it there
+	// namesNow is the name cache's clock (nil: the wall clock).
+	namesNow func() time.Time
 }
 
 func newWorld(t *testing.T) *world {
@@ -66,7 +69,7 @@ func newWorld(t *testing.T) *world {
 	if err := gw.CreateStage(other.ID, apigwlocal.StageSpec{Name: "service", DeploymentID: od2.ID}); err != nil {
 		t.Fatal(err)
 	}
-	return &world{gw: gw, url: srv.URL, apiID: api.ID, legacy: legacy.ID, lambda: lambda.ID, logs: &syncWriter{w: &bytes.Buffer{}}}
+	return &world{gw: gw, url: srv.URL, apiID: api.ID, legacy: legacy.ID, lambda: lambda.ID, other: other.ID, logs: &syncWriter{w: &bytes.Buffer{}}}
 }
 
 // handler builds a responder the way main does, over the real SDK client.
@@ -89,7 +92,7 @@ func (w *world) handler(t *testing.T, env map[string]string) *responder.Handler 
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	// Rewind's clock: it handles alarms at t0+20m10s, just after the 5XX alarm fired at t0+20m.
 	engine := rollback.NewEngine(reststage.New(client), rollback.Options{DryRun: cfg.DryRun, Now: func() time.Time { return handledAt }})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(client, time.Minute, nil))
+	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(client, time.Minute, w.namesNow))
 	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, nil, log)
 	if err != nil {
 		t.Fatal(err)

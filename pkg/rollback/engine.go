@@ -115,6 +115,9 @@ type Request struct {
 	DeploymentID string // deploy only
 	Trigger      Trigger
 	DryRun       bool // in addition to the engine's own dry run
+	// BeforeWrite, when set, is called once a decision would change the target (or report a dry-run
+	// plan); an error stops it there, outcome failed. The responder confirms a speculative target here.
+	BeforeWrite func(context.Context) error
 }
 
 // Do observes the target, decides and, unless dry, applies.
@@ -162,6 +165,12 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 		return res
 	}
 	res.From, res.To = d.Plan.From, d.Plan.To
+	if req.BeforeWrite != nil {
+		if err := req.BeforeWrite(ctx); err != nil {
+			res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("%s: %v", d.Reason, err)
+			return res
+		}
+	}
 	if res.DryRun {
 		res.Outcome, res.Reason = OutcomePlanned, "dry run: would "+d.Reason
 		return res

@@ -207,6 +207,29 @@ func (r *Resolver) byAPIName(ctx context.Context, apiName string, dims Dimension
 	if err != nil {
 		return Target{}, false, "", fmt.Errorf("API name %s: resolve to id: %w", quote(apiName), err)
 	}
+	return r.byAPIID(apiName, ids, dims)
+}
+
+// Speculate answers, from the name cache alone, which target an alarm naming a REST API by ApiName
+// concerns, when the cache knows the name but is older than its TTL: a guess to start reading with
+// while Resolve looks the name up again in parallel, so the lookup adds no round trip in front of the
+// reads. The guess must be confirmed by Resolve before anything is written. ok=false: nothing to guess
+// from (the alarm has no ApiName, the cache is fresh or empty, or the guess is not one target).
+func (r *Resolver) Speculate(dims Dimensions) (Target, bool) {
+	apiName, has := dims.Dimension("ApiName")
+	if !has || r.names == nil || !r.hasKind(KindRESTStage) {
+		return Target{}, false
+	}
+	ids, fresh, known := r.names.Cached(apiName)
+	if !known || fresh {
+		return Target{}, false
+	}
+	t, ok, _, err := r.byAPIID(apiName, ids, dims)
+	return t, ok && err == nil
+}
+
+// byAPIID finds the target among the REST APIs named apiName (ids) and the alarm's Stage dimension.
+func (r *Resolver) byAPIID(apiName string, ids []string, dims Dimensions) (Target, bool, string, error) {
 	switch len(ids) {
 	case 0:
 		return Target{}, false, fmt.Sprintf("no REST API is named %s in this account and region", quote(apiName)), nil
@@ -254,6 +277,15 @@ func NewNameCache(api apigateway.GetRestApisAPIClient, ttl time.Duration, now fu
 		now = time.Now
 	}
 	return &NameCache{api: api, ttl: ttl, now: now}
+}
+
+// Cached answers from the last listing alone, without a call: the ids it gave name, whether that
+// listing is still within the TTL, and whether there has been a listing that knew the name.
+func (c *NameCache) Cached(name string) (ids []string, fresh, known bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids, known = c.byName[name]
+	return ids, known && c.now().Sub(c.fetched) < c.ttl, known
 }
 
 // IDs returns the ids of every REST API named name, sorted. A name missing from a fresh-enough
