@@ -2,7 +2,17 @@
 SHELL := /bin/bash
 GO ?= go
 GOARCH_LAMBDA ?= arm64
-BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+# STRATEGIES=all (default) moves every kind of target; STRATEGIES=rest builds a smaller bootstrap that
+# moves REST stages only (no API Gateway v2, Lambda or CloudFront client).
+STRATEGIES ?= all
+ifeq ($(STRATEGIES),all)
+BUILD_TAGS := lambda.norpc
+else ifeq ($(STRATEGIES),rest)
+BUILD_TAGS := lambda.norpc,rewind_rest_only
+else
+$(error STRATEGIES=$(STRATEGIES): want all or rest)
+endif
+BUILD_FLAGS := -tags $(BUILD_TAGS) -trimpath -ldflags "-s -w"
 # sam build sets ARTIFACTS_DIR; a plain `make build` puts bootstrap in bin/.
 ARTIFACTS_DIR ?= bin
 STACK_NAME ?= rewind
@@ -18,7 +28,7 @@ help: ## List the targets
 demo: ## The seed's incident locally, no AWS account: broken release, alarm, the real bootstrap rolls back
 	$(GO) run ./pkg/demo/cmd/rewind-demo $(DEMO_FLAGS)
 
-build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64) into bin/bootstrap
+build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64; STRATEGIES=rest: REST stages only, smaller) into bin/bootstrap
 	mkdir -p $(ARTIFACTS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/responder
 

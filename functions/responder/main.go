@@ -14,9 +14,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rewind-sre/rewind/pkg/awsretry"
@@ -24,9 +21,6 @@ import (
 	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
-	"github.com/rewind-sre/rewind/pkg/rollback/httpstage"
-	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
@@ -67,8 +61,11 @@ func main() {
 
 // newHandler wires the handler: one engine per kind of target configured. now may be nil (time.Now).
 func newHandler(cfg config.Config, awsCfg aws.Config, notifier responder.Notifier, log *slog.Logger, now func() time.Time) (*responder.Handler, error) {
-	engines, apigw := newEngines(cfg, awsCfg, rollback.Options{DryRun: cfg.DryRun,
+	engines, apigw, err := newEngines(cfg, awsCfg, rollback.Options{DryRun: cfg.DryRun,
 		Guard: rollback.Guard{Max: cfg.MaxAutoPerHour, Window: time.Hour}, Now: now})
+	if err != nil {
+		return nil, err
+	}
 	var names *target.NameCache
 	if apigw != nil {
 		names = target.NewNameCache(apigw, apiNameTTL, now)
@@ -79,32 +76,27 @@ func newHandler(cfg config.Config, awsCfg aws.Config, notifier responder.Notifie
 
 // newEngines builds an engine, and its client, only for the kinds of target TARGETS names: a
 // REST-only deployment builds the API Gateway client and nothing else. It also returns the REST
-// client (nil without REST targets), which resolves alarms' ApiName dimension.
-func newEngines(cfg config.Config, awsCfg aws.Config, opts rollback.Options) (responder.Engines, *apigateway.Client) {
-	kinds := map[target.Kind]bool{}
-	for _, t := range cfg.Targets {
-		kinds[t.Kind] = true
-	}
+// client (nil without REST targets), which resolves alarms' ApiName dimension. A kind this build
+// cannot move is an error naming the target.
+func newEngines(cfg config.Config, awsCfg aws.Config, opts rollback.Options) (responder.Engines, *apigateway.Client, error) {
 	engines := responder.Engines{}
 	var apigw *apigateway.Client
-	for kind := range kinds {
+	for _, t := range cfg.Targets {
+		if engines[t.Kind] != nil {
+			continue
+		}
 		var s rollback.Strategy
-		switch kind {
-		case target.KindRESTStage:
+		if t.Kind == target.KindRESTStage {
 			apigw = apigateway.NewFromConfig(awsCfg)
 			s = reststage.New(apigw)
-		case target.KindHTTPStage:
-			s = httpstage.New(apigatewayv2.NewFromConfig(awsCfg))
-		case target.KindLambdaAlias:
-			s = lambdaalias.New(awslambda.NewFromConfig(awsCfg))
-		case target.KindCloudFront:
-			s = cfbehavior.New(cloudfront.NewFromConfig(awsCfg))
-		default:
-			continue // responder.New names the kind nobody can move
+		} else if build, ok := optionalStrategies[t.Kind]; ok {
+			s = build(awsCfg)
+		} else {
+			return nil, nil, fmt.Errorf("%s: target %s: no strategy for kind %q in this bootstrap%s", config.EnvTargets, t, t.Kind, buildNote)
 		}
-		engines[kind] = rollback.NewEngine(s, opts)
+		engines[t.Kind] = rollback.NewEngine(s, opts)
 	}
-	return engines, apigw
+	return engines, apigw, nil
 }
 
 // fail reports an init error and exits non-zero, which Lambda records as the init failure.

@@ -261,7 +261,8 @@ func TestOnlyTheKindsConfiguredGetAClient(t *testing.T) {
 	} {
 		list, err := target.ParseList(targets)
 		must(t, err)
-		engines, apigw := newEngines(config.Config{Targets: list}, aws.Config{Region: "us-east-1"}, rollback.Options{})
+		engines, apigw, err := newEngines(config.Config{Targets: list}, aws.Config{Region: "us-east-1"}, rollback.Options{})
+		must(t, err)
 		var got []target.Kind
 		for k := range engines {
 			got = append(got, k)

@@ -13,15 +13,19 @@ import (
 // buildBootstrap builds functions/responder for linux/arch into dir/bootstrap with the Makefile's
 // own `build` target, so the figure stays the Makefile's if its flags change; without make it runs
 // the same command the Makefile does.
-func buildBootstrap(ctx context.Context, root, dir, arch string) (string, error) {
+func buildBootstrap(ctx context.Context, root, dir, arch, strategies string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	var cmd *exec.Cmd
 	if _, err := exec.LookPath("make"); err == nil {
-		cmd = exec.CommandContext(ctx, "make", "-s", "build", "GOARCH_LAMBDA="+arch, "ARTIFACTS_DIR="+dir)
+		cmd = exec.CommandContext(ctx, "make", "-s", "build", "GOARCH_LAMBDA="+arch, "ARTIFACTS_DIR="+dir, "STRATEGIES="+strategies)
 	} else {
-		cmd = exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w",
+		tags := "lambda.norpc"
+		if strategies == "rest" {
+			tags += ",rewind_rest_only"
+		}
+		cmd = exec.CommandContext(ctx, "go", "build", "-tags", tags, "-trimpath", "-ldflags", "-s -w",
 			"-o", filepath.Join(dir, "bootstrap"), "./functions/responder")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	}

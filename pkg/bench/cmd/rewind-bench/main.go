@@ -103,7 +103,7 @@ func main() {
 	bins := map[string]string{}
 	if *bootstrap == "" {
 		for _, arch := range []string{"arm64", "amd64"} {
-			bin, err := buildBootstrap(ctx, root, filepath.Join(work, "bin-"+arch), arch)
+			bin, err := buildBootstrap(ctx, root, filepath.Join(work, "bin-"+arch), arch, "all")
 			note(err)
 			bins[arch] = bin
 		}
@@ -112,6 +112,11 @@ func main() {
 			if bin != "" {
 				sizes[arch] = fileSize(bin)
 			}
+		}
+		if bin, err := buildBootstrap(ctx, root, filepath.Join(work, "bin-arm64-rest"), "arm64", "rest"); err == nil {
+			sizes["arm64 rest"] = fileSize(bin)
+		} else {
+			note(err)
 		}
 		variantSizes := buildVariants(ctx, root, filepath.Join(work, "variants"), "arm64")
 		sizeRows(t, sizes, variantSizes)

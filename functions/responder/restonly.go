@@ -1,0 +1,16 @@
+//go:build rewind_rest_only
+
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// optionalStrategies is empty in the REST-only build: a smaller bootstrap that moves REST stages only.
+var optionalStrategies = map[target.Kind]func(aws.Config) rollback.Strategy{}
+
+// buildNote says why a kind is missing, in the init error that names it.
+const buildNote = " (this bootstrap was built with STRATEGIES=rest; build it with `make build` to move other kinds)"
