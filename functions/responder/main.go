@@ -61,6 +61,9 @@ func main() {
 
 // newHandler wires the handler: one engine per kind of target configured. now may be nil (time.Now).
 func newHandler(cfg config.Config, awsCfg aws.Config, notifier responder.Notifier, log *slog.Logger, now func() time.Time) (*responder.Handler, error) {
+	if awsCfg.Region != "" {
+		cfg.Region = awsCfg.Region // where the clients actually go, however the SDK found it
+	}
 	engines, apigw, err := newEngines(cfg, awsCfg, rollback.Options{DryRun: cfg.DryRun,
 		Guard: rollback.Guard{Max: cfg.MaxAutoPerHour, Window: time.Hour}, Now: now})
 	if err != nil {

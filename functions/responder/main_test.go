@@ -44,6 +44,7 @@ type world struct {
 	restAPI string
 	httpAPI string
 	targets string
+	region  string // the clients' region; "" is us-east-1
 }
 
 func newWorld(t *testing.T) *world {
@@ -99,7 +100,11 @@ func (w *world) handler(t *testing.T, targets string) *responder.Handler {
 	env := map[string]string{config.EnvTargets: targets}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	must(t, err)
-	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(w.url),
+	region := "us-east-1"
+	if w.region != "" {
+		region = w.region
+	}
+	awsCfg := aws.Config{Region: region, BaseEndpoint: aws.String(w.url),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		Retryer: func() aws.Retryer {
 			return awsretry.Policy{MaxAttempts: 6, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
@@ -280,11 +285,12 @@ func TestOnlyTheKindsConfiguredGetAClient(t *testing.T) {
 
 // Rewind in Seoul: CloudFront's metrics, and so its alarms, live in us-east-1, and must still reach
 // the distribution; a regional resource's alarm from us-east-1 names something in another region
-// (a function of the same name there) and must not move the one here.
+// (a function of the same name there) and must not move the one here. The region is the clients'
+// (AWS_REGION), not the invoked ARN's: the Lambda emulator's ARN always says us-east-1.
 func TestOnlyCloudFrontAlarmsCrossRegions(t *testing.T) {
-	seoul := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
-		AwsRequestID: "req-1", InvokedFunctionArn: "arn:aws:lambda:ap-northeast-2:" + account + ":function:rewind"})
+	seoul := invokeCtx() // arn:aws:lambda:us-east-1:…, as under the emulator
 	w := newWorld(t)
+	w.region = "ap-northeast-2"
 	h := w.handler(t, w.targets)
 	res := one(t)(h.Handle(seoul, alarm("cf-5xx", "AWS/CloudFront", "DistributionId", "E2QWRUHAPOMQZL", "Region", "Global")))
 	if res.Outcome != rollback.OutcomeRolledBack {

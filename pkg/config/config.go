@@ -46,6 +46,9 @@ type Config struct {
 	LogLevel        slog.Level
 	NotifyTopicARN  string // where each decision is published; empty: nowhere
 	MaxAutoPerHour  int    // loop guard: automatic rollbacks per target per hour before Rewind refuses
+	// Region is the region the clients call: AWS_REGION here, and main sets it from the aws.Config the
+	// SDK loaded. Alarms of regional resources from another region are not Rewind's to act on.
+	Region string
 }
 
 // The two checks below are written by hand, not as package-level regexps: compiling
@@ -87,7 +90,7 @@ func isUpper(b byte) bool { return 'A' <= b && b <= 'Z' }
 
 // FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests).
 func FromEnv(getenv func(string) string) (Config, error) {
-	var c Config
+	c := Config{Region: strings.TrimSpace(getenv("AWS_REGION"))}
 	raw := strings.TrimSpace(getenv(EnvTargets))
 	if raw == "" {
 		return c, fmt.Errorf("%s is required: a comma-separated list of the targets Rewind may act on, each %s", EnvTargets, target.Grammar)

@@ -184,7 +184,7 @@ func (h *Handler) rollbackTo(ctx context.Context, a event.Alarm, r rollback.Resu
 		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
 		return r
 	}
-	if why := otherRegion(ctx, a, t); why != "" {
+	if why := h.otherRegion(ctx, a, t); why != "" {
 		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
 		return r
 	}
@@ -272,17 +272,17 @@ func (h *Handler) foreign(ctx context.Context, a event.Alarm) string {
 		quote(a.Name), quote(a.AccountID), orUnknown(own))
 }
 
-// otherRegion says why an alarm from another region than the function's is ignored for t, or "".
-// The regional clients reach this region's resources only, so an alarm on a same-named API elsewhere
-// must not move the one here. CloudFront is global and its metrics, and so its alarms, live in
-// us-east-1 whatever region Rewind runs in.
-func otherRegion(ctx context.Context, a event.Alarm, t target.Target) string {
-	lc, ok := lambdacontext.FromContext(ctx)
-	if !ok || t.Kind == target.KindCloudFront {
-		return ""
+// otherRegion says why an alarm from another region than the clients' is ignored for t, or "".
+// The regional clients reach their own region's resources only, so an alarm on a same-named API
+// elsewhere must not move the one here. CloudFront is global and its metrics, and so its alarms, live
+// in us-east-1 whatever region Rewind runs in. The clients' region comes from the configuration (in
+// Lambda, AWS_REGION); the invoked function ARN's is the fallback.
+func (h *Handler) otherRegion(ctx context.Context, a event.Alarm, t target.Target) string {
+	own := h.cfg.Region
+	if lc, ok := lambdacontext.FromContext(ctx); ok && own == "" {
+		own = arnField(lc.InvokedFunctionArn, 3)
 	}
-	own := arnField(lc.InvokedFunctionArn, 3)
-	if a.Region == "" || own == "" || a.Region == own {
+	if t.Kind == target.KindCloudFront || a.Region == "" || own == "" || a.Region == own {
 		return ""
 	}
 	return fmt.Sprintf("alarm %s is from region %s; %s is in this function's region, %s", quote(a.Name), a.Region, t, own)
