@@ -130,7 +130,8 @@ type Report struct {
 	Answered       time.Time     // the function answered
 	InvokeTook     time.Duration // the invocation's round trip, cold start included
 	Handler        time.Duration // the handler's run, as the emulator's REPORT line says
-	ColdStart      time.Duration // the bootstrap's init before it, as the emulator reports it
+	ColdStart      time.Duration // the bootstrap's init, on the first invocation (the observe), as the emulator reports it
+	Observed       Decision      // Rewind's answer to the scheduled observe before the release
 	Switched       time.Time     // Rewind's UpdateStage reached API Gateway
 	FirstRecovered time.Time     // when a user got the first 2xx from the legacy deployment after the failure began
 	Decision       Decision      // Rewind's answer to the alarm
@@ -292,6 +293,9 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 		AlarmName, o.Threshold, o.Period, APIName, StageName)
 	p.textf("        traffic: %d req/s\n\n", o.RPS)
 	p.event(rep.Start, "stage %s live on %s (%s)", StageName, LegacyID, legacyLabel)
+	if err := observe(ctx, p, fn, &rep); err != nil {
+		return rep, err
+	}
 
 	st := &story{legacy: LegacyID, events: make(chan storyEvent, 4)}
 	counter := traffic.NewCounter(rep.Start)
@@ -340,7 +344,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 			ms(rep.FirstRecovered.Sub(rep.FirstFailure)), rep.Errors5xx, rep.OK+rep.Errors5xx+rep.Other),
 		fmt.Sprintf("Rewind itself: %s from notification to stage switched; the invocation took %s",
 			ms(rep.Switched.Sub(rep.Delivered)), ms(rep.InvokeTook)),
-		fmt.Sprintf("               (the emulator's REPORT: Duration %.1f ms, the bootstrap's %.1f ms init on this cold start included)",
+		fmt.Sprintf("               (the emulator's REPORT: Duration %.1f ms, on an instance the scheduled observe started: its init took %.1f ms)",
 			float64(rep.Handler.Microseconds())/1000, float64(rep.ColdStart.Microseconds())/1000),
 	})
 
@@ -436,7 +440,7 @@ func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c clou
 	}
 	rep.Decision = answer.Results[0]
 	if r, ok := fn.Report(resp.RequestID); ok {
-		rep.Handler, rep.ColdStart = r.Duration, r.Init
+		rep.Handler = r.Duration
 	}
 	p.event(rep.Answered, "Rewind answered in %s: %s", ms(resp.Took), compactJSON(rep.Decision))
 	if rep.Decision.Outcome != "rolled-back" || rep.Decision.To != LegacyID {
@@ -448,6 +452,30 @@ func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c clou
 	}
 	rep.Switched = at
 	p.event(at, "stage %s switched %s -> %s (%s) by Rewind's UpdateStage", StageName, LambdaID, LegacyID, legacyLabel)
+	return nil
+}
+
+// observe is what template.yaml's schedule does every 5 minutes: Rewind records what the stage serves,
+// so that later "previous" means what this stage served before, not merely an older deployment.
+func observe(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
+	resp, err := fn.Invoke(ctx, []byte(`{"action":"observe"}`))
+	if err != nil {
+		return err
+	}
+	if resp.Failed() {
+		return fmt.Errorf("observe failed (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
+	}
+	if r, ok := fn.Report(resp.RequestID); ok {
+		rep.ColdStart = r.Init
+	}
+	var answer struct {
+		Results []Decision `json:"results"`
+	}
+	if err := json.Unmarshal(resp.Body, &answer); err != nil || len(answer.Results) != 1 || answer.Results[0].Outcome != "ok" {
+		return fmt.Errorf("observe: want one ok result: %v: %s", err, body(resp.Body))
+	}
+	rep.Observed = answer.Results[0]
+	p.event(time.Now(), "Rewind's scheduled observe (every 5 minutes in template.yaml): %s", rep.Observed.Reason)
 	return nil
 }
 

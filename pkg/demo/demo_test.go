@@ -93,6 +93,10 @@ func TestDemoTellsTheStory(t *testing.T) {
 	if d := rep.Decision; d.Outcome != "rolled-back" || d.From != demo.LambdaID || d.To != demo.LegacyID || d.Alarm != demo.AlarmName {
 		t.Errorf("decision %+v", d)
 	}
+	// The scheduled observe saw the legacy deployment live, so the timeline, not creation order, chose.
+	if rep.Observed.Outcome != "ok" || rep.Decision.Rule != "timeline" {
+		t.Errorf("observe %+v; the rollback's rule is %q, want timeline", rep.Observed, rep.Decision.Rule)
+	}
 	if s := rep.Status; s.Current != demo.LegacyID || len(s.KnownBad) != 1 || s.KnownBad[0] != demo.LambdaID ||
 		s.LastRollback == nil || s.LastRollback.By != "alarm" {
 		t.Errorf("status %+v", s)

@@ -169,13 +169,14 @@ func (w *world) live() string {
 }
 
 // switchedAt is when Rewind's UpdateStage reached the control plane, if it succeeded.
-func (w *world) switchedAt() (time.Time, bool) {
+func (w *world) switchedAt() (at time.Time, ok bool) {
+	// The last write: the scheduled observe wrote the stage's timeline before the release.
 	for _, c := range w.gw.Calls() {
 		if c.Op == "UpdateStage" && c.Status == http.StatusOK {
-			return c.At, true
+			at, ok = c.At, true
 		}
 	}
-	return time.Time{}, false
+	return at, ok
 }
 
 // stop shuts every server down and reports what did not stop.
