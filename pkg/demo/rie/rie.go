@@ -24,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rewind-sre/rewind/pkg/internal/ports"
 )
 
 // The emulator release the project pins; CI installs the same one.
@@ -507,14 +509,9 @@ func copyExecutable(from, to string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is below the ephemeral range, so a parallel test's httptest server cannot take it between
+// the pick and the emulator's bind.
+func freePort() (int, error) { return ports.Free() }
 
 // syncBuffer keeps the last max bytes written, safely for the emulator's output goroutine and readers.
 type syncBuffer struct {

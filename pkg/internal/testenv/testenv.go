@@ -5,9 +5,11 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rewind-sre/rewind/pkg/internal/ports"
 )
 
 // InCI reports whether the tests run under CI, where nothing may be skipped for want of a tool.
@@ -90,21 +94,36 @@ func AWSCLIv2(t testing.TB) string {
 	return ""
 }
 
-// FreePort returns a loopback port nobody listens on right now.
+// FreePort returns a loopback port nobody listens on right now, below the ephemeral range, so a
+// parallel test binary's httptest server cannot be given it before the tool binds it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := ports.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
-// Moto starts moto_server on a free loopback port for the test's lifetime and returns its URL.
+// Moto starts moto_server on a free loopback port for the test's lifetime and returns its URL. It
+// checks that what answers is moto (its /moto-api/data.json), and tries another port if moto could
+// not bind the one picked.
 func Moto(t testing.TB) string {
 	t.Helper()
 	bin := Tool(t, "moto_server ships on this image (pip install 'moto[server]')", "moto_server")
+	var last error
+	for range 3 {
+		url, err := startMoto(t, bin)
+		if err == nil {
+			return url
+		}
+		last = err
+	}
+	t.Fatalf("moto_server: %v", last)
+	return ""
+}
+
+func startMoto(t testing.TB, bin string) (string, error) {
 	port := FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
@@ -112,17 +131,41 @@ func Moto(t testing.TB) string {
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("start moto_server: %v", err)
+		return "", fmt.Errorf("start: %w", err)
 	}
 	go func() { // keep the pipe drained so moto never blocks on logging
 		s := bufio.NewScanner(stderr)
 		for s.Scan() {
 		}
 	}()
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() { cancel(); <-exited }
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	WaitHTTP(t, url+"/moto-api/", 30*time.Second)
-	return url
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			cancel()
+			return "", fmt.Errorf("exited before answering on port %d (taken?)", port)
+		default:
+		}
+		if resp, err := http.Get(url + "/moto-api/data.json"); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			// moto answers its state as a JSON object; nothing else here serves that path.
+			ok := resp.StatusCode == http.StatusOK && json.Valid(body) && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))
+			if !ok {
+				stop()
+				return "", fmt.Errorf("port %d answers, but not as moto (status %d)", port, resp.StatusCode)
+			}
+			t.Cleanup(stop)
+			return url, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return "", fmt.Errorf("did not answer on port %d within 30s", port)
 }
 
 // WaitHTTP waits until url answers anything.
