@@ -13,8 +13,9 @@ else
 $(error STRATEGIES=$(STRATEGIES): want all or rest)
 endif
 BUILD_FLAGS := -tags $(BUILD_TAGS) -trimpath -ldflags "-s -w"
-# sam build sets ARTIFACTS_DIR; a plain `make build` puts bootstrap in bin/.
-ARTIFACTS_DIR ?= bin
+# sam build sets ARTIFACTS_DIR; a plain `make build` puts bootstrap in .build/ (a dot folder: the top
+# level holds only what the design card lists).
+ARTIFACTS_DIR ?= .build
 STACK_NAME ?= rewind
 FUZZTIME ?= 20s
 SCHEDULES ?= 20000
@@ -28,7 +29,7 @@ help: ## List the targets
 demo: ## The seed's incident locally, no AWS account: broken release, alarm, the real bootstrap rolls back
 	$(GO) run ./pkg/demo/cmd/rewind-demo $(DEMO_FLAGS)
 
-build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64; STRATEGIES=rest: REST stages only, smaller) into bin/bootstrap
+build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64; STRATEGIES=rest: REST stages only, smaller) into .build/bootstrap
 	mkdir -p $(ARTIFACTS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/responder
 
