@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rewind-sre/rewind/pkg/internal/ascii"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 )
 
@@ -34,28 +35,15 @@ var (
 		rollback.HowDeploy: "d", rollback.HowCleared: "c"}
 )
 
-// hex16 is ^[0-9a-f]{16}$ and rawSafe ^[A-Za-z0-9_-]{1,16}$, written by hand: package-level
+// hex16 is ^[0-9a-f]{16}$ and rawSafe ^[A-Za-z0-9_-]{1,16}$, as ascii.Set checks: package-level
 // regexps are compiled at every cold start, before main runs, whether or not CloudFront is a target.
-func hex16(s string) bool {
-	return len(s) == 16 && allBytes(s, func(b byte) bool { return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' })
-}
+var (
+	hexLower = ascii.NewSet("0-9a-f")
+	safe     = ascii.NewSet("A-Za-z0-9_-")
+)
 
-func rawSafe(s string) bool {
-	return len(s) >= 1 && len(s) <= 16 && allBytes(s, func(b byte) bool {
-		return '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || b == '_' || b == '-'
-	})
-}
-
-// allBytes reports whether every byte of s is in; only ASCII ever is, so like the regexps' ASCII
-// classes it refuses non-ASCII and invalid UTF-8, and counting bytes counts runes.
-func allBytes(s string, in func(byte) bool) bool {
-	for i := 0; i < len(s); i++ {
-		if !in(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+func hex16(s string) bool   { return hexLower.Span(s, 16, 16) }
+func rawSafe(s string) bool { return safe.Span(s, 1, 16) }
 
 func ref(origin string) string {
 	h := fnv.New32a()
