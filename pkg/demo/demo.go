@@ -455,15 +455,22 @@ func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c clou
 	return nil
 }
 
+// command invokes Rewind with {"action": action}, as `aws lambda invoke` would; a failed invocation
+// is an error naming the action.
+func command(ctx context.Context, fn *rie.Function, action string) (rie.Response, error) {
+	resp, err := fn.Invoke(ctx, []byte(`{"action":"`+action+`"}`))
+	if err == nil && resp.Failed() {
+		err = fmt.Errorf("%s failed (HTTP %d): %s %s %s", action, resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
+	}
+	return resp, err
+}
+
 // observe is what template.yaml's schedule does every 5 minutes: Rewind records what the stage serves,
 // so that later "previous" means what this stage served before, not merely an older deployment.
 func observe(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
-	resp, err := fn.Invoke(ctx, []byte(`{"action":"observe"}`))
+	resp, err := command(ctx, fn, "observe")
 	if err != nil {
 		return err
-	}
-	if resp.Failed() {
-		return fmt.Errorf("observe failed (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
 	}
 	if r, ok := fn.Report(resp.RequestID); ok {
 		rep.ColdStart = r.Init
@@ -480,12 +487,9 @@ func observe(ctx context.Context, p *printer, fn *rie.Function, rep *Report) err
 }
 
 func askStatus(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
-	resp, err := fn.Invoke(ctx, []byte(`{"action":"status"}`))
+	resp, err := command(ctx, fn, "status")
 	if err != nil {
 		return err
-	}
-	if resp.Failed() {
-		return fmt.Errorf("status failed (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
 	}
 	if err := json.Unmarshal(resp.Body, &rep.Status); err != nil {
 		return fmt.Errorf("status answer: %w: %s", err, body(resp.Body))

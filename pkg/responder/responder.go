@@ -202,16 +202,16 @@ var errNameMoved = errors.New("the API name no longer resolves to this target")
 // nothing was written, and the caller must resolve again (the cache is fresh by then).
 func (h *Handler) speculate(ctx context.Context, a event.Alarm, r rollback.Result, guess target.Target, req rollback.Request) (rollback.Result, bool) {
 	type lookup struct {
-		t       target.Target
-		ok      bool
-		why     string
-		err     error
-		matches bool
+		t   target.Target
+		ok  bool
+		why string
+		err error
 	}
+	confirms := func(l *lookup) bool { return l.err == nil && l.ok && l.t.String() == guess.String() }
 	answer := make(chan lookup, 1)
 	go func() {
 		t, ok, why, err := h.resolver.Resolve(ctx, a.Name, a)
-		answer <- lookup{t, ok, why, err, err == nil && ok && t.String() == guess.String()}
+		answer <- lookup{t, ok, why, err}
 	}()
 	var fresh *lookup
 	wait := func(ctx context.Context) (*lookup, error) {
@@ -232,7 +232,7 @@ func (h *Handler) speculate(ctx context.Context, a event.Alarm, r rollback.Resul
 			return err
 		case l.err != nil:
 			return l.err
-		case !l.matches:
+		case !confirms(l):
 			return errNameMoved
 		}
 		return nil
@@ -249,7 +249,7 @@ func (h *Handler) speculate(ctx context.Context, a event.Alarm, r rollback.Resul
 	if l.err != nil {
 		return h.rollbackTo(ctx, a, r, l.t, l.ok, l.why, l.err, req), true
 	}
-	if !l.matches {
+	if !confirms(l) {
 		h.log.InfoContext(ctx, "API name resolves elsewhere now; deciding again", "alarm", a.Name, "guessed", guess.String())
 		return rollback.Result{}, false
 	}

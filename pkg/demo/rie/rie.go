@@ -200,11 +200,11 @@ func Start(ctx context.Context, cfg Config) (*Function, error) {
 }
 
 func start(ctx context.Context, cfg Config) (*Function, error) {
-	invokePort, err := freePort()
+	invokePort, err := ports.Free() // below the ephemeral range: no httptest server takes it before the emulator binds
 	if err != nil {
 		return nil, err
 	}
-	runtimePort, err := freePort()
+	runtimePort, err := ports.Free()
 	if err != nil {
 		return nil, err
 	}
@@ -508,10 +508,6 @@ func copyExecutable(from, to string) error {
 	}
 	return nil
 }
-
-// freePort is below the ephemeral range, so a parallel test's httptest server cannot take it between
-// the pick and the emulator's bind.
-func freePort() (int, error) { return ports.Free() }
 
 // syncBuffer keeps the last max bytes written, safely for the emulator's output goroutine and readers.
 type syncBuffer struct {
