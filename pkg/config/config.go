@@ -88,7 +88,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	targets, err := target.ParseList(raw)
 	if err != nil {
-		if (errors.Is(err, target.ErrMalformed) || errors.Is(err, target.ErrUnknownKind)) && !strings.Contains(err.Error(), target.Grammar) {
+		if errors.Is(err, target.ErrMalformed) || errors.Is(err, target.ErrUnknownKind) {
 			return c, fmt.Errorf("%s: %w; a target is %s", EnvTargets, err, target.Grammar)
 		}
 		return c, fmt.Errorf("%s: %w", EnvTargets, err)
