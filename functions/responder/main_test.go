@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +25,6 @@ import (
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 const account = "123456789012"
@@ -109,7 +107,8 @@ func (w *world) handler(t *testing.T, targets string) *responder.Handler {
 		Retryer: func() aws.Retryer {
 			return awsretry.Policy{MaxAttempts: 6, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
 		}}
-	h, err := newHandler(cfg, awsCfg, nil, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), func() time.Time { return t0.Add(20*time.Minute + 10*time.Second) })
+	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
+		Now: func() time.Time { return t0.Add(20*time.Minute + 10*time.Second) }})
 	must(t, err)
 	return h
 }
@@ -254,32 +253,6 @@ func TestStatusAndDryRunByCommandForEachKind(t *testing.T) {
 	}
 	if w.rest.Writes()+w.v2.Writes()+w.lam.Writes()+w.cf.Writes() != 0 {
 		t.Error("status or dry run wrote")
-	}
-}
-
-func TestOnlyTheKindsConfiguredGetAClient(t *testing.T) {
-	for targets, want := range map[string][]target.Kind{
-		"abc/prod":                     {target.KindRESTStage},
-		"lambda:fn:live,http:h1/live":  {target.KindHTTPStage, target.KindLambdaAlias},
-		"cloudfront:E1:/api/*@old":     {target.KindCloudFront},
-		"abc/prod,cloudfront:E1:*@old": {target.KindRESTStage, target.KindCloudFront},
-	} {
-		list, err := target.ParseList(targets)
-		must(t, err)
-		engines, apigw, err := newEngines(config.Config{Targets: list}, aws.Config{Region: "us-east-1"}, rollback.Options{})
-		must(t, err)
-		var got []target.Kind
-		for k := range engines {
-			got = append(got, k)
-		}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: engines for %v, want %v", targets, got, want)
-		}
-		if (apigw != nil) != slices.Contains(want, target.KindRESTStage) {
-			t.Errorf("%s: REST client built = %v", targets, apigw != nil)
-		}
 	}
 }
 

@@ -150,7 +150,7 @@ func BenchmarkFloor(b *testing.B) {
 			)
 			namesNow := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
 			c := w.Client()
-			h, err := w.Handler(c, notifier, namesNow)
+			h, err := w.Handler(notifier, namesNow)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -167,7 +167,7 @@ func BenchmarkFloor(b *testing.B) {
 					clock = clock.Add(bench.APINameTTL + time.Minute)
 					clockMu.Unlock()
 				case "first-invocation":
-					if h, err = w.Handler(w.Client(), notifier, nil); err != nil {
+					if h, err = w.Handler(notifier, nil); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -193,7 +193,7 @@ func BenchmarkScale(b *testing.B) {
 	for _, n := range Histories {
 		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
 			w := world(b, n, true)
-			h, err := w.Handler(w.Client(), nil, nil)
+			h, err := w.Handler(nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -223,7 +223,7 @@ func BenchmarkScaleAtLatency(b *testing.B) {
 		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
 			w := world(b, n, true)
 			c := w.Client()
-			h, err := w.Handler(c, nil, nil)
+			h, err := w.Handler(nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -255,7 +255,7 @@ func BenchmarkPeakHeap(b *testing.B) {
 	for _, n := range Histories {
 		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
 			w := world(b, n, true)
-			h, err := w.Handler(w.Client(), nil, nil)
+			h, err := w.Handler(nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -55,7 +55,7 @@ var Base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 const attemptTimeout = 5 * time.Second
 
 // APINameTTL is main's NameCache TTL.
-const APINameTTL = 10 * time.Minute
+const APINameTTL = responder.APINameTTL
 
 // World is a local API Gateway, served over loopback HTTP, holding one REST API ("luna-api") with a
 // history of N deployments a minute apart and a stage live on the newest. Rollback moves the stage to
@@ -157,12 +157,12 @@ func AWSConfig() aws.Config {
 	}
 }
 
-// Handler builds the responder the way main wires it, over client: one engine for REST stages, the
-// resolver with main's name cache (TTL 10 minutes; namesNow is its clock, nil for time.Now), a JSON
-// logger (to io.Discard: the formatting is paid, the writing is not) and notifier, which may be nil.
-// The loop guard is lifted so a benchmark can roll the same stage back as often as it likes;
-// everything else is main's.
-func (w *World) Handler(client *apigateway.Client, notifier responder.Notifier, namesNow func() time.Time) (*responder.Handler, error) {
+// Handler builds the responder with responder.Build, as main does, over AWSConfig pointed at the
+// World: main's name cache TTL (namesNow is its clock, nil for time.Now), a JSON logger (to
+// io.Discard: the formatting is paid, the writing is not) and notifier, which may be nil. The loop
+// guard is lifted so a benchmark can roll the same stage back as often as it likes; everything else
+// is main's.
+func (w *World) Handler(notifier responder.Notifier, namesNow func() time.Time) (*responder.Handler, error) {
 	cfg, err := config.FromEnv(func(k string) string {
 		if k == config.EnvTargets {
 			return w.Target.String()
@@ -172,13 +172,10 @@ func (w *World) Handler(client *apigateway.Client, notifier responder.Notifier, 
 	if err != nil {
 		return nil, err
 	}
-	engine := rollback.NewEngine(reststage.New(client), rollback.Options{Guard: rollback.Guard{Max: 1 << 30, Window: time.Hour}})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(client, APINameTTL, namesNow))
-	var n responder.Notifier
-	if notifier != nil {
-		n = notifier
-	}
-	return responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, n, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	awsCfg := AWSConfig()
+	awsCfg.BaseEndpoint = aws.String(w.URL)
+	return responder.Build(cfg, awsCfg, responder.Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Notifier: notifier, NamesNow: namesNow, Guard: &rollback.Guard{Max: 1 << 30, Window: time.Hour}})
 }
 
 // InvokeContext is what Lambda passes a handler: a deadline and the invoked function's ARN.

@@ -31,15 +31,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 // The account and region the rig's function runs in, and credentials that must never be logged.
@@ -151,16 +148,14 @@ func (r *rig) newHandler(env map[string]string, policy awsretry.Policy, logs io.
 	if logs == nil {
 		logs = r.logs
 	}
-	client := apigateway.NewFromConfig(aws.Config{
-		Region:      rigRegion,
-		Credentials: credentials.NewStaticCredentialsProvider(rigAccessKey, rigSecretKey, rigSessionToken),
-		Retryer:     func() aws.Retryer { return policy.Retryer() },
-	}, func(o *apigateway.Options) { o.BaseEndpoint = aws.String(r.url) })
+	awsCfg := aws.Config{
+		Region:       rigRegion,
+		BaseEndpoint: aws.String(r.url),
+		Credentials:  credentials.NewStaticCredentialsProvider(rigAccessKey, rigSecretKey, rigSessionToken),
+		Retryer:      func() aws.Retryer { return policy.Retryer() },
+	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	engine := rollback.NewEngine(reststage.New(client), rollback.Options{DryRun: cfg.DryRun, Now: r.clock.Now,
-		Guard: rollback.Guard{Max: cfg.MaxAutoPerHour, Window: time.Hour}})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(client, time.Hour, nil))
-	return responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, nil, log)
+	return responder.Build(cfg, awsCfg, responder.Options{Log: log, Now: r.clock.Now, NameTTL: time.Hour})
 }
 
 // lambdaCtx is what Lambda passes an invocation: the function's ARN (its account and region) and a

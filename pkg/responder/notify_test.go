@@ -12,13 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 // recordingNotifier keeps what would have been published, and can be made to fail.
@@ -45,10 +42,9 @@ func notifyingHandler(t *testing.T, w *world, n responder.Notifier, env map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := apigateway.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")},
-		func(o *apigateway.Options) { o.BaseEndpoint = aws.String(w.url) })
-	engine := rollback.NewEngine(reststage.New(client), rollback.Options{DryRun: cfg.DryRun, Now: func() time.Time { return handledAt }})
-	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, target.NewResolver(cfg.Targets, nil, target.NewNameCache(client, time.Minute, nil)), n, slog.New(slog.NewJSONHandler(w.logs, nil)))
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(w.url), Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")}
+	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: slog.New(slog.NewJSONHandler(w.logs, nil)), Notifier: n,
+		Now: func() time.Time { return handledAt }, NameTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,15 +17,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 const account = "123456789012"
@@ -82,18 +79,17 @@ func (w *world) handler(t *testing.T, env map[string]string) *responder.Handler 
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := apigateway.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+	awsCfg := aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(w.url),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		Retryer: func() aws.Retryer {
 			return awsretry.Policy{MaxAttempts: 8, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
 		},
-	}, func(o *apigateway.Options) { o.BaseEndpoint = aws.String(w.url) })
-	log := slog.New(slog.NewJSONHandler(w.logs, nil))
+	}
 	// Rewind's clock: it handles alarms at t0+20m10s, just after the 5XX alarm fired at t0+20m.
-	engine := rollback.NewEngine(reststage.New(client), rollback.Options{DryRun: cfg.DryRun, Now: func() time.Time { return handledAt }})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(client, time.Minute, w.namesNow))
-	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, nil, log)
+	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: slog.New(slog.NewJSONHandler(w.logs, nil)),
+		Now: func() time.Time { return handledAt }, NamesNow: w.namesNow, NameTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ package reststage_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +34,13 @@ import (
 	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 const motoAccount = "123456789012" // moto's default account
 
 // motoAPI is the seed's API on moto: deployment legacy, then lambda live on stage service.
 type motoAPI struct {
+	awsCfg         aws.Config
 	client         *apigateway.Client
 	id             string
 	legacy, lambda string
@@ -53,13 +51,15 @@ func newMotoAPI(t *testing.T) *motoAPI {
 	t.Helper()
 	url := testenv.Moto(t)
 	ctx := context.Background()
-	client := apigateway.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	awsCfg := aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 		Retryer: func() aws.Retryer {
 			return awsretry.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
 		},
-	}, func(o *apigateway.Options) { o.BaseEndpoint = aws.String(url) })
+	}
+	client := apigateway.NewFromConfig(awsCfg)
 
 	api, err := client.CreateRestApi(ctx, &apigateway.CreateRestApiInput{Name: aws.String("luna-api")})
 	if err != nil {
@@ -90,7 +90,7 @@ func newMotoAPI(t *testing.T) *motoAPI {
 	if !aws.ToTime(lambda.CreatedDate).After(aws.ToTime(legacy.CreatedDate)) {
 		t.Fatalf("deployments created at %s and %s: no order", legacy.CreatedDate, lambda.CreatedDate)
 	}
-	return &motoAPI{client: client, id: aws.ToString(api.Id), legacy: aws.ToString(legacy.Id), lambda: aws.ToString(lambda.Id),
+	return &motoAPI{awsCfg: awsCfg, client: client, id: aws.ToString(api.Id), legacy: aws.ToString(legacy.Id), lambda: aws.ToString(lambda.Id),
 		lambdaCreated: aws.ToTime(lambda.CreatedDate)}
 }
 
@@ -111,9 +111,7 @@ func (m *motoAPI) handler(t *testing.T) *responder.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := rollback.NewEngine(reststage.New(m.client), rollback.Options{})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(m.client, time.Minute, nil))
-	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, nil, slog.New(slog.DiscardHandler))
+	h, err := responder.Build(cfg, m.awsCfg, responder.Options{NameTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,9 @@ func buildBootstrap(ctx context.Context, root, dir, arch, strategies string) (st
 	return filepath.Join(dir, "bootstrap"), nil
 }
 
-// A variant is a Lambda main wired like functions/responder but with a chosen set of clients, to
-// price each client: "core" is the REST stage path alone (apigateway); "+x" is core plus one client
+// A variant is a Lambda main wired like functions/responder (responder.Build, built REST-only) but
+// with a chosen set of extra clients, to price each client: "core" is the REST stage path with its
+// notifier (apigateway and sns: Build always links both); "+x" is core plus one client
 // whose operations a strategy would call, kept reachable so the linker keeps them; "all" has every
 // client. Variants marked envConfig build aws.Config from the Lambda environment (region and
 // credentials variables, AWS_ENDPOINT_URL_API_GATEWAY) instead of config.LoadDefaultConfig, whose
@@ -50,12 +51,11 @@ type variant struct {
 
 var variants = []variant{
 	{name: "core"},
-	{name: "+sns", clients: []string{"sns"}},
 	{name: "+apigatewayv2", clients: []string{"apigatewayv2"}},
 	{name: "+cloudfront", clients: []string{"cloudfront"}},
 	{name: "+lambda", clients: []string{"lambda"}},
-	{name: "all", clients: []string{"sns", "apigatewayv2", "cloudfront", "lambda"}},
-	{name: "all, aws.Config from the environment", clients: []string{"sns", "apigatewayv2", "cloudfront", "lambda"}, envConfig: true},
+	{name: "all", clients: []string{"apigatewayv2", "cloudfront", "lambda"}},
+	{name: "all, aws.Config from the environment", clients: []string{"apigatewayv2", "cloudfront", "lambda"}, envConfig: true},
 }
 
 // clientCode is each client's imports and the statements that use it.
@@ -63,8 +63,6 @@ var clientCode = map[string]struct {
 	imports []string
 	code    string
 }{
-	"sns": {[]string{"github.com/aws/aws-sdk-go-v2/service/sns", "github.com/rewind-sre/rewind/pkg/notify"},
-		`notifier = notify.New(sns.NewFromConfig(awsCfg), os.Getenv("NOTIFY_TOPIC_ARN"), "rewind")`},
 	"apigatewayv2": {[]string{"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"}, `if os.Getenv("REWIND_BENCH_NEVER") == "1" {
 		c := apigatewayv2.NewFromConfig(awsCfg)
 		_, _ = c.GetStage(ctx, nil)
@@ -117,14 +115,10 @@ import (
 	lambdaruntime "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 %s
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
-	"github.com/rewind-sre/rewind/pkg/rollback"
-	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 func main() {
@@ -136,13 +130,9 @@ func main() {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	%s
-	apigw := apigateway.NewFromConfig(awsCfg)
-	engine := rollback.NewEngine(reststage.New(apigw), rollback.Options{DryRun: cfg.DryRun,
-		Guard: rollback.Guard{Max: cfg.MaxAutoPerHour, Window: time.Hour}})
-	resolver := target.NewResolver(cfg.Targets, cfg.AlarmTargets, target.NewNameCache(apigw, 10*time.Minute, nil))
 	var notifier responder.Notifier
 	%s
-	h, err := responder.New(cfg, responder.Engines{target.KindRESTStage: engine}, resolver, notifier, log)
+	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: log, Notifier: notifier})
 	if err != nil {
 		os.Exit(1)
 	}
@@ -231,7 +221,7 @@ func buildVariants(ctx context.Context, root, dir, arch string) []variantSize {
 			continue
 		}
 		bin := filepath.Join(src, "bootstrap")
-		cmd := exec.CommandContext(ctx, "go", "build", "-mod=mod", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+		cmd := exec.CommandContext(ctx, "go", "build", "-mod=mod", "-tags", "lambda.norpc,rewind_rest_only", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 		cmd.Dir = src
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOFLAGS=-mod=mod", "GOWORK=off")
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -195,7 +195,7 @@ func sizeRows(t *table, sizes map[string]int64, vs []variantSize) {
 		by[v.name] = v
 	}
 	core := by["core"]
-	const coreFig = "Core only (REST stage: apigateway client, no SNS), linux/arm64"
+	const coreFig = "Core (REST stage and notifications: apigateway and sns clients), linux/arm64"
 	if core.err != nil || core.bytes == 0 {
 		why := "the variant was not built"
 		if core.err != nil {
@@ -215,13 +215,13 @@ func sizeRows(t *table, sizes map[string]int64, vs []variantSize) {
 		return fmt.Sprintf("%+.2f MB", float64(v.bytes-base)/1e6)
 	}
 	var extras []string
-	for _, name := range []string{"+sns", "+apigatewayv2", "+cloudfront", "+lambda"} {
+	for _, name := range []string{"+apigatewayv2", "+cloudfront", "+lambda"} {
 		extras = append(extras, name+" "+delta(by[name], core.bytes))
 	}
 	t.add("What each extra client adds to the core, linux/arm64 (one variant binary each, the operations a strategy calls kept reachable)",
 		strings.Join(extras, "; "), "", "")
 	if all := by["all"]; all.err == nil && all.bytes > 0 {
-		t.add("Core + every client (sns, apigatewayv2, cloudfront, lambda), linux/arm64", mb(float64(all.bytes)), "≤ 10 MB (if every strategy is wired)", met(all.bytes <= 10e6))
+		t.add("Core + every client (apigatewayv2, cloudfront, lambda), linux/arm64", mb(float64(all.bytes)), "≤ 10 MB (if every strategy is wired)", met(all.bytes <= 10e6))
 	}
 	if all, envAll := by["all"], by["all, aws.Config from the environment"]; all.bytes > 0 && envAll.err == nil && envAll.bytes > 0 {
 		t.add("Core + every client with aws.Config from Lambda's environment instead of config.LoadDefaultConfig (whose credential chain links the STS, SSO, SSO OIDC and sign-in clients), linux/arm64",

@@ -1,6 +1,6 @@
 //go:build !rewind_rest_only
 
-package main
+package responder
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
