@@ -11,11 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// Alarm states, as CloudWatch spells them.
+// State is an alarm's state, as CloudWatch spells it.
+type State string
+
+// Alarm states.
 const (
-	StateAlarm            = "ALARM"
-	StateOK               = "OK"
-	StateInsufficientData = "INSUFFICIENT_DATA"
+	StateAlarm            State = "ALARM"
+	StateOK               State = "OK"
+	StateInsufficientData State = "INSUFFICIENT_DATA"
 )
 
 // How an alarm arrived (Alarm.Via).
@@ -35,8 +38,8 @@ type Alarm struct {
 	// such as "US East (N. Virginia)".
 	Region        string
 	RegionName    string
-	State         string // StateAlarm, StateOK or StateInsufficientData
-	PreviousState string // as State, or "" when the message has none
+	State         State
+	PreviousState State // "" when the message has none
 	Reason        string
 	// StateChangeTime is when the alarm changed state (SNS StateChangeTime, EventBridge and alarm
 	// action state.timestamp). Never zero.
@@ -68,12 +71,12 @@ func (a Alarm) IncidentKey() string {
 	if id == "" {
 		id = a.Name
 	}
-	sum := sha256.Sum256([]byte(id + "|" + a.State + "|" + a.StateChangeTime.UTC().Format(time.RFC3339Nano)))
+	sum := sha256.Sum256([]byte(id + "|" + string(a.State) + "|" + a.StateChangeTime.UTC().Format(time.RFC3339Nano)))
 	return hex.EncodeToString(sum[:8])
 }
 
-// ValidState reports whether s is one of the three alarm states.
-func ValidState(s string) bool {
+// Valid reports whether s is one of the three alarm states.
+func (s State) Valid() bool {
 	return s == StateAlarm || s == StateOK || s == StateInsufficientData
 }
 
@@ -106,7 +109,7 @@ func buildAlarm(in alarmInput, via, deliveryID string) (Alarm, error) {
 		return Alarm{}, err
 	}
 	a := Alarm{
-		Name: in.name, State: in.state, PreviousState: in.prevState, Reason: in.reason,
+		Name: in.name, State: State(in.state), PreviousState: State(in.prevState), Reason: in.reason,
 		StateChangeTime: t, Composite: in.composite, Via: via, DeliveryID: deliveryID,
 		RegionName: in.regionName, Dimensions: dedupe(in.dims),
 	}
@@ -151,7 +154,7 @@ func checkState(field, state string, required bool) error {
 		}
 		return nil
 	}
-	if !ValidState(state) {
+	if !State(state).Valid() {
 		return bad("%s %s is not ALARM, OK or INSUFFICIENT_DATA", field, quote(state))
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
@@ -185,7 +186,7 @@ func TestCommandValidate(t *testing.T) {
 	if err := (Command{Action: "status", Reason: strings.Repeat("é", 129)}).Validate(); err == nil {
 		t.Error("a 258-byte reason passed")
 	}
-	for _, a := range KnownActions {
+	for _, a := range rollback.Actions {
 		c := Command{Action: a}
 		if a == "deploy" {
 			c.DeploymentID = "abc"

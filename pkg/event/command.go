@@ -10,21 +10,28 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 // Command is a manual command, sent with `aws lambda invoke --payload '{"action":"status"}'`.
 type Command struct {
-	Action       string `json:"action"`                 // one of KnownActions
-	Target       string `json:"target,omitempty"`       // a TARGETS name without "@...": "restApiId/stage", "http:…", "lambda:…", "cloudfront:…"; optional
-	DeploymentID string `json:"deploymentId,omitempty"` // required for deploy, refused otherwise
-	DryRun       *bool  `json:"dryRun,omitempty"`       // nil: the function's default
-	Force        bool   `json:"force,omitempty"`
-	Reason       string `json:"reason,omitempty"` // ≤ MaxReasonBytes, valid UTF-8, no control characters
+	Action       rollback.Action `json:"action"`                 // one of rollback.Actions
+	Target       string          `json:"target,omitempty"`       // a TARGETS name without "@...": "restApiId/stage", "http:…", "lambda:…", "cloudfront:…"; optional
+	DeploymentID string          `json:"deploymentId,omitempty"` // required for deploy, refused otherwise
+	DryRun       *bool           `json:"dryRun,omitempty"`       // nil: the function's default
+	Force        bool            `json:"force,omitempty"`
+	Reason       string          `json:"reason,omitempty"` // ≤ MaxReasonBytes, valid UTF-8, no control characters
 }
 
-// KnownActions lists the actions a Command may name.
-var KnownActions = []string{"status", "rollback", "deploy", "observe", "clear"}
+// actionList is rollback.Actions as the errors say them.
+func actionList() string {
+	s := make([]string, len(rollback.Actions))
+	for i, a := range rollback.Actions {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
+}
 
 // MaxReasonBytes bounds Command.Reason.
 const MaxReasonBytes = 256
@@ -90,10 +97,10 @@ func DecodeCommand(payload []byte) (Command, error) {
 // when the action is deploy, and a short, printable reason.
 func (c Command) Validate() error {
 	if c.Action == "" {
-		return bad("command: field action is missing (one of %s)", strings.Join(KnownActions, ", "))
+		return bad("command: field action is missing (one of %s)", actionList())
 	}
-	if !slices.Contains(KnownActions, c.Action) {
-		return bad("command: action %s is not one of %s", quote(c.Action), strings.Join(KnownActions, ", "))
+	if !slices.Contains(rollback.Actions, c.Action) {
+		return bad("command: action %s is not one of %s", quote(string(c.Action)), actionList())
 	}
 	if c.Target != "" {
 		if strings.Contains(c.Target, "@") {
@@ -104,9 +111,9 @@ func (c Command) Validate() error {
 		}
 	}
 	switch {
-	case c.Action == "deploy" && c.DeploymentID == "":
+	case c.Action == rollback.ActionDeploy && c.DeploymentID == "":
 		return bad("command: action deploy needs deploymentId")
-	case c.Action != "deploy" && c.DeploymentID != "":
+	case c.Action != rollback.ActionDeploy && c.DeploymentID != "":
 		return bad("command: deploymentId is only for action deploy, not %s", c.Action)
 	case c.DeploymentID != "":
 		if err := target.CheckDeploymentID(c.DeploymentID); err != nil {

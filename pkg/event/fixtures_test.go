@@ -261,7 +261,7 @@ func checkAlarm(t *testing.T, a Alarm, w wantAlarm) {
 		t.Fatalf("bad test time %q", w.Time)
 	}
 	got := wantAlarm{Name: a.Name, ARN: a.ARN, Account: a.AccountID, Region: a.Region, RegionName: a.RegionName,
-		State: a.State, Prev: a.PreviousState, Composite: a.Composite, Dims: a.Dimensions, Via: a.Via, Delivery: a.DeliveryID}
+		State: string(a.State), Prev: string(a.PreviousState), Composite: a.Composite, Dims: a.Dimensions, Via: a.Via, Delivery: a.DeliveryID}
 	w.Time = ""
 	if !a.StateChangeTime.Equal(wt) {
 		t.Errorf("StateChangeTime = %s, want %s", a.StateChangeTime.Format(time.RFC3339Nano), wt.Format(time.RFC3339Nano))

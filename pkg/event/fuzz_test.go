@@ -53,7 +53,7 @@ func checkFuzzError(t *testing.T, err error) {
 
 func checkFuzzAlarm(t *testing.T, a Alarm) {
 	t.Helper()
-	if a.Name == "" || a.StateChangeTime.IsZero() || !ValidState(a.State) || (a.PreviousState != "" && !ValidState(a.PreviousState)) {
+	if a.Name == "" || a.StateChangeTime.IsZero() || !a.State.Valid() || (a.PreviousState != "" && !a.PreviousState.Valid()) {
 		t.Fatalf("invalid alarm without an error: %+v", a)
 	}
 	if len(a.IncidentKey()) != 16 {

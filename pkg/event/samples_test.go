@@ -259,7 +259,7 @@ func TestSharedSamples(t *testing.T) {
 						t.Fatalf("DecodeAlarmMessage: no error, want %q (alarm %+v)", msgErr, a)
 					}
 					checkErr(t, err, msgErr)
-				} else if err != nil || a.State != want.Msg || a.Via != ViaAlarmMessage {
+				} else if err != nil || string(a.State) != want.Msg || a.Via != ViaAlarmMessage {
 					t.Errorf("DecodeAlarmMessage: state %q via %q err %v, want %s", a.State, a.Via, err, want.Msg)
 				}
 			}
@@ -288,7 +288,7 @@ func checkSampleRecord(t *testing.T, r Record, w string) {
 		if r.Alarm == nil {
 			t.Fatalf("%s: no alarm (want %s): %+v", r.Source, w, r)
 		}
-		if r.Alarm.State != w {
+		if string(r.Alarm.State) != w {
 			t.Errorf("%s: state %q, want %q", r.Source, r.Alarm.State, w)
 		}
 	}
@@ -326,8 +326,8 @@ func checkInvariants(t testing.TB, recs []Record, err error) {
 			t.Errorf("record error %q: not ErrBadInput or too long", r.Err)
 		}
 		if a := r.Alarm; a != nil {
-			if a.Name == "" || a.StateChangeTime.IsZero() || !ValidState(a.State) ||
-				(a.PreviousState != "" && !ValidState(a.PreviousState)) || a.Via == "" {
+			if a.Name == "" || a.StateChangeTime.IsZero() || !a.State.Valid() ||
+				(a.PreviousState != "" && !a.PreviousState.Valid()) || a.Via == "" {
 				t.Errorf("invalid alarm: %+v", a)
 			}
 		}

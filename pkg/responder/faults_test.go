@@ -225,7 +225,7 @@ func faultCell(t *testing.T, call faultCall, kind faultKind) {
 		t.Fatalf("repeat: %v", err)
 	}
 	r := resultsOf(out)[0]
-	if rolledBack && (r.Outcome != rollback.OutcomeSkipped || !strings.Contains(r.Reason, "repeated delivery")) {
+	if rolledBack && (r.Outcome != rollback.OutcomeSkipped || r.Code != rollback.CodeRepeat) {
 		t.Errorf("repeat after the rollback: %s (%s), want skipped as a repeated delivery of the incident", r.Outcome, r.Reason)
 	}
 	if !rolledBack && r.Outcome != rollback.OutcomeRolledBack {

@@ -339,7 +339,7 @@ func TestForceNeverWidensTargets(t *testing.T) {
 	outside := []string{w.other + "/prod", w.shop + "/dev", strings.ToUpper(w.shop) + "/prod", w.shop + "/PROD", "zzzzzzzzzz/prod"}
 	tried := 0
 	for _, tgt := range outside {
-		for _, action := range event.KnownActions {
+		for _, action := range rollback.Actions {
 			for _, force := range []bool{false, true} {
 				for _, dry := range []string{"", `,"dryRun":false`, `,"dryRun":true`} {
 					cmd := fmt.Sprintf(`{"action":%q,"target":%q,"force":%v%s`, action, tgt, force, dry)

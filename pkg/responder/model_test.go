@@ -479,7 +479,7 @@ func stageFromWire(st apigwlocal.Stage) (mstage, error) {
 	}
 	out := mstage{live: st.DeploymentID, lastUpdated: st.LastUpdatedDate, bad: mem.Bad, incidents: mem.Incidents}
 	if c := mem.Last; c != nil {
-		out.last = &mchange{kind: c.Kind, from: c.From, to: c.To, by: c.By, incident: c.Incident}
+		out.last = &mchange{kind: string(c.Kind), from: c.From, to: c.To, by: string(c.By), incident: c.Incident}
 	}
 	for _, s := range mem.Timeline {
 		out.timeline = append(out.timeline, msight{dep: s.Deployment, since: s.Since, how: s.How})
@@ -698,7 +698,7 @@ func (m *model) decide(key string, s mstage, q mreq, now time.Time) mresult {
 			}
 			mem.bad = slices.DeleteFunc(mem.bad, func(b string) bool { return b == q.depID })
 		}
-		mem.last = &mchange{kind: rollback.KindDeploy, from: s.live, to: q.depID, by: q.by}
+		mem.last = &mchange{kind: string(rollback.KindDeploy), from: s.live, to: q.depID, by: q.by}
 		mem.seen(q.depID, now, rollback.HowDeploy)
 		mem.live = q.depID
 		return act(rollback.OutcomeDeployed, s.live, q.depID, mem)
@@ -712,7 +712,7 @@ func (m *model) decide(key string, s mstage, q mreq, now time.Time) mresult {
 		return skip()
 	}
 	// 2. while the stage serves what Rewind's rollback put there, nothing moves it further back.
-	if !q.force && s.last != nil && s.last.to == s.live && s.last.kind == rollback.KindRollback {
+	if !q.force && s.last != nil && s.last.to == s.live && s.last.kind == string(rollback.KindRollback) {
 		return skip()
 	}
 	// 3. an alarm older than the live deployment's going live is stale.
@@ -783,7 +783,7 @@ func (m *model) decide(key string, s mstage, q mreq, now time.Time) mresult {
 	if q.incident != "" {
 		mem.incidents = appendBoundedID(mem.incidents, q.incident, modelMaxIncidents)
 	}
-	mem.last = &mchange{kind: rollback.KindRollback, from: s.live, to: to, by: q.by, incident: q.incident}
+	mem.last = &mchange{kind: string(rollback.KindRollback), from: s.live, to: to, by: q.by, incident: q.incident}
 	mem.seen(to, now, how)
 	mem.live = to
 	return act(rollback.OutcomeRolledBack, s.live, to, mem)

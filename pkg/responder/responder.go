@@ -59,8 +59,39 @@ type Answer struct {
 	Results []rollback.Result `json:"results"`
 }
 
-// ErrFailed is wrapped by the error of an invocation any of whose results failed.
+// ErrFailed is what the error of an invocation any of whose results failed is (errors.Is).
 var ErrFailed = errors.New("rewind failed")
+
+// Failed is the error of an invocation any of whose results failed: Lambda reports its type name,
+// "Failed", as the errorType, retries the event and then keeps it on-failure. Results holds every
+// result of the invocation, failed or not, with its code.
+type Failed struct {
+	Results []rollback.Result
+}
+
+func (f *Failed) Error() string {
+	var failed []string
+	for _, r := range f.Results {
+		if r.Failed() {
+			failed = append(failed, fmt.Sprintf("%s: %s", orSource(r), r.Reason))
+		}
+	}
+	return fmt.Sprintf("%s: %d of %d: %s", ErrFailed, len(failed), len(f.Results), strings.Join(failed, "; "))
+}
+
+// Is makes errors.Is(err, ErrFailed) hold.
+func (f *Failed) Is(target error) bool { return target == ErrFailed }
+
+// Codes lists the failed results' codes.
+func (f *Failed) Codes() []rollback.Code {
+	var cs []rollback.Code
+	for _, r := range f.Results {
+		if r.Failed() {
+			cs = append(cs, r.Code)
+		}
+	}
+	return cs
+}
 
 // deadlineMargin is kept back from Lambda's deadline so a failing call still leaves time to log and
 // return an error, rather than being killed with nothing said.
@@ -82,17 +113,15 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	for _, rec := range records {
 		results = append(results, h.record(ctx, rec)...)
 	}
-	var failed []string
+	failed := false
 	for _, r := range results {
 		h.logResult(ctx, r)
-		if r.Failed() {
-			failed = append(failed, fmt.Sprintf("%s: %s", orSource(r), r.Reason))
-		}
+		failed = failed || r.Failed()
 	}
-	if len(failed) > 0 {
-		return nil, fmt.Errorf("%w: %d of %d: %s", ErrFailed, len(failed), len(results), strings.Join(failed, "; "))
+	if failed {
+		return nil, &Failed{Results: results}
 	}
-	if kind == event.KindCommand && len(results) == 1 && results[0].Action != "observe" {
+	if kind == event.KindCommand && len(results) == 1 && results[0].Action != rollback.ActionObserve {
 		return results[0], nil
 	}
 	return Answer{Results: results}, nil
@@ -110,15 +139,15 @@ func (h *Handler) record(ctx context.Context, rec event.Record) []rollback.Resul
 	var rs []rollback.Result
 	switch {
 	case rec.Err != nil:
-		rs = []rollback.Result{{Action: "rollback", Outcome: rollback.OutcomeFailed, Reason: rec.Err.Error()}}
+		rs = []rollback.Result{{Action: rollback.ActionRollback, Outcome: rollback.OutcomeFailed, Code: rollback.CodeBadInput, Reason: rec.Err.Error()}}
 	case rec.Alarm != nil:
 		rs = []rollback.Result{h.alarm(ctx, *rec.Alarm)}
 	case rec.Command != nil:
 		rs = h.command(ctx, *rec.Command)
 	case rec.Schedule:
-		rs = h.observeAll(ctx, false)
+		rs = h.observeAll(ctx, false, rollback.BySchedule)
 	default:
-		rs = []rollback.Result{{Action: "none", Outcome: rollback.OutcomeIgnored, Reason: rec.Ignored}}
+		rs = []rollback.Result{{Action: rollback.ActionNone, Outcome: rollback.OutcomeIgnored, Code: rollback.CodeNotForRewind, Reason: rec.Ignored}}
 	}
 	for i := range rs {
 		r := &rs[i]
@@ -134,10 +163,10 @@ func (h *Handler) record(ctx context.Context, rec event.Record) []rollback.Resul
 }
 
 // observeAll records what every target serves (the schedule, or "observe" without a target).
-func (h *Handler) observeAll(ctx context.Context, dryRun bool) []rollback.Result {
+func (h *Handler) observeAll(ctx context.Context, dryRun bool, by rollback.By) []rollback.Result {
 	rs := make([]rollback.Result, 0, len(h.cfg.Targets))
 	for _, t := range h.cfg.Targets {
-		rs = append(rs, h.do(ctx, t, rollback.Request{Action: "observe", DryRun: dryRun, Trigger: rollback.Trigger{By: "schedule"}}))
+		rs = append(rs, h.do(ctx, t, rollback.Request{Action: rollback.ActionObserve, DryRun: dryRun, Trigger: rollback.Trigger{By: by}}))
 	}
 	return rs
 }
@@ -152,17 +181,17 @@ func notifiable(r rollback.Result) bool {
 }
 
 func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
-	r := rollback.Result{Action: "rollback", Alarm: a.Name, AlarmState: a.State, Incident: a.IncidentKey()}
+	r := rollback.Result{Action: rollback.ActionRollback, Alarm: a.Name, AlarmState: string(a.State), Incident: a.IncidentKey()}
 	if why := h.foreign(ctx, a); why != "" {
-		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeIgnored, rollback.CodeOtherAccount, why
 		return r
 	}
-	if a.State != "ALARM" {
-		r.Outcome, r.Reason = rollback.OutcomeIgnored, fmt.Sprintf("alarm %s is %s: only a transition to ALARM acts", quote(a.Name), a.State)
+	if a.State != event.StateAlarm {
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeIgnored, rollback.CodeNotAlarmState, fmt.Sprintf("alarm %s is %s: only a transition to ALARM acts", quote(a.Name), a.State)
 		return r
 	}
-	req := rollback.Request{Action: "rollback", Trigger: rollback.Trigger{
-		By: "alarm", Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}}
+	req := rollback.Request{Action: rollback.ActionRollback, Trigger: rollback.Trigger{
+		By: rollback.ByAlarm, Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}}
 	if guess, ok := h.resolver.Speculate(a); ok {
 		if res, confirmed := h.speculate(ctx, a, r, guess, req); confirmed {
 			return res
@@ -177,19 +206,19 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 // rollback itself.
 func (h *Handler) rollbackTo(ctx context.Context, a event.Alarm, r rollback.Result, t target.Target, ok bool, why string, err error, req rollback.Request) rollback.Result {
 	if err != nil {
-		r.Outcome, r.Reason = rollback.OutcomeFailed, err.Error()
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeFailed, rollback.CodeResolveFailed, err.Error()
 		return r
 	}
 	if !ok {
-		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeIgnored, rollback.CodeNoTarget, why
 		return r
 	}
 	if why := h.otherRegion(ctx, a, t); why != "" {
-		r.Outcome, r.Reason = rollback.OutcomeIgnored, why
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeIgnored, rollback.CodeOtherRegion, why
 		return r
 	}
 	res := h.do(ctx, t, req)
-	res.AlarmState = a.State
+	res.AlarmState = string(a.State)
 	return res
 }
 
@@ -243,7 +272,7 @@ func (h *Handler) speculate(ctx context.Context, a event.Alarm, r rollback.Resul
 	l, err := wait(ctx)
 	if err != nil {
 		// Out of time before the lookup answered: nothing was written, and the answer is unconfirmed.
-		r.Outcome, r.Reason = rollback.OutcomeFailed, fmt.Sprintf("alarm %s: %v", quote(a.Name), err)
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeFailed, rollback.CodeUnconfirmed, fmt.Sprintf("alarm %s: %v", quote(a.Name), err)
 		return r, true
 	}
 	if l.err != nil {
@@ -306,22 +335,22 @@ func orUnknown(s string) string {
 
 func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Result {
 	dryRun := c.DryRun != nil && *c.DryRun
-	if c.Action == "observe" && c.Target == "" {
-		return h.observeAll(ctx, dryRun)
+	if c.Action == rollback.ActionObserve && c.Target == "" {
+		return h.observeAll(ctx, dryRun, rollback.ByManual)
 	}
 	t, err := h.commandTarget(c)
 	if err != nil {
-		return []rollback.Result{{Action: c.Action, Outcome: rollback.OutcomeFailed, Reason: err.Error()}}
+		return []rollback.Result{{Action: c.Action, Outcome: rollback.OutcomeFailed, Code: rollback.CodeTargetNotAllowed, Reason: err.Error()}}
 	}
 	switch c.Action {
-	case "status":
+	case rollback.ActionStatus:
 		return []rollback.Result{h.engines[t.Kind].Status(ctx, t)}
-	case "rollback", "deploy", "observe", "clear":
+	case rollback.ActionRollback, rollback.ActionDeploy, rollback.ActionObserve, rollback.ActionClear:
 		return []rollback.Result{h.do(ctx, t, rollback.Request{Action: c.Action, DeploymentID: c.DeploymentID,
-			DryRun: dryRun, Trigger: rollback.Trigger{By: "manual", Force: c.Force}})}
+			DryRun: dryRun, Trigger: rollback.Trigger{By: rollback.ByManual, Force: c.Force}})}
 	}
-	return []rollback.Result{{Action: c.Action, Target: t.String(), Outcome: rollback.OutcomeFailed,
-		Reason: fmt.Sprintf("unknown action %s", quote(c.Action))}}
+	return []rollback.Result{{Action: c.Action, Target: t.String(), Outcome: rollback.OutcomeFailed, Code: rollback.CodeUnknownAction,
+		Reason: fmt.Sprintf("unknown action %s", quote(string(c.Action)))}}
 }
 
 // commandTarget finds the command's target in the allow-list; force never widens it.
@@ -355,8 +384,8 @@ func (h *Handler) logResult(ctx context.Context, r rollback.Result) {
 	case rollback.OutcomeRolledBack, rollback.OutcomeDeployed:
 		level = slog.LevelWarn // a production change: stands out in the logs
 	}
-	h.log.Log(ctx, level, "decision", "action", r.Action, "target", r.Target, "outcome", string(r.Outcome),
-		"from", r.From, "to", r.To, "reason", r.Reason, "rule", r.Rule, "dryRun", r.DryRun, "alarm", r.Alarm,
+	h.log.Log(ctx, level, "decision", "action", string(r.Action), "target", r.Target, "outcome", string(r.Outcome),
+		"code", string(r.Code), "from", r.From, "to", r.To, "reason", r.Reason, "rule", string(r.Rule), "dryRun", r.DryRun, "alarm", r.Alarm,
 		"alarmState", r.AlarmState, "incident", r.Incident, "source", r.Source, "durationMs", r.DurationMS)
 }
 

@@ -261,7 +261,7 @@ func TestOneRollbackPerIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeSkipped || !strings.Contains(r.Reason, "repeated delivery") {
+	if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeSkipped || r.Code != rollback.CodeRepeat {
 		t.Errorf("redelivery after a human's switch: %+v", r)
 	}
 	if got := w.live(t).DeploymentID; got != newer.ID {
@@ -321,7 +321,7 @@ func TestStaleAlarmIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeSkipped || !strings.Contains(r.Reason, "stale") {
+	if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeSkipped || r.Code != rollback.CodeStale {
 		t.Fatalf("%+v", r)
 	}
 	if w.gw.Writes() != 0 {
@@ -374,7 +374,7 @@ func TestAlarmsThatAreNotOursAreIgnoredWithoutAWriteOrCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeIgnored || !strings.Contains(r.Reason, "not in TARGETS") {
+	if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeIgnored || r.Code != rollback.CodeNoTarget {
 		t.Errorf("%+v", r)
 	}
 	if w.gw.Writes() != 0 {

@@ -8,6 +8,7 @@ package responder_test
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -917,12 +918,12 @@ func (s *schedule) count(out any, err error) {
 		case rollback.OutcomeIgnored:
 			s.stats.ignored++
 		case rollback.OutcomeSkipped:
-			if r.Action == "rollback" && r.Incident != "" {
+			if r.Action == rollback.ActionRollback && r.Incident != "" {
 				s.stats.repeatsRefused++
 			}
 		}
 	}
-	if err != nil && strings.Contains(err.Error(), "loop guard") {
+	if f := (*responder.Failed)(nil); errors.As(err, &f) && slices.Contains(f.Codes(), rollback.CodeLoopGuard) {
 		s.stats.guardRefusals++
 	}
 }

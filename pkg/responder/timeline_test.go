@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestTimelineChoosesWhatThisStageServedNotWhatWasCreatedLast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := answer(t, out).Results[0]; r.Action != "observe" || r.Outcome != rollback.OutcomeOK || !strings.Contains(r.Reason, "recorded "+w.lambda) {
+	if r := answer(t, out).Results[0]; r.Action != rollback.ActionObserve || r.Outcome != rollback.OutcomeOK || r.Code != rollback.CodeRecorded || !strings.Contains(r.Reason, w.lambda) {
 		t.Fatalf("first observe: %+v", r)
 	}
 	writes := w.gw.Writes()
@@ -106,7 +107,7 @@ func TestLoopGuardRefusesTheFourthAutomaticRollbackInAnHour(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, responder.ErrFailed) || !strings.Contains(err.Error(), "loop guard") {
+		if f := (*responder.Failed)(nil); !errors.As(err, &f) || !slices.Equal(f.Codes(), []rollback.Code{rollback.CodeLoopGuard}) {
 			t.Fatalf("rollback 4: err = %v, want the loop guard to refuse", err)
 		}
 		if w.live(t).DeploymentID != rel.ID {

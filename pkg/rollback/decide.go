@@ -12,7 +12,7 @@ import (
 
 // Trigger is why a decision is being made.
 type Trigger struct {
-	By        string    // "alarm" or "manual"
+	By        By
 	Alarm     string    // alarm name, for alarms
 	Incident  string    // the alarm state change's key, for alarms
 	AlarmTime time.Time // when the alarm changed state, for alarms
@@ -40,19 +40,21 @@ const (
 	Fail                // cannot decide safely; an error for the caller
 )
 
-// Decision is the outcome of Decide*: a verdict, a reason a person can act on, and the plan.
+// Decision is the outcome of Decide*: a verdict, a stable code, a reason a person can act on, and
+// the plan.
 type Decision struct {
 	Verdict Verdict
+	Code    Code
 	Reason  string
 	Plan    Plan
 }
 
-func skip(format string, a ...any) Decision {
-	return Decision{Verdict: Skip, Reason: fmt.Sprintf(format, a...)}
+func skip(code Code, format string, a ...any) Decision {
+	return Decision{Verdict: Skip, Code: code, Reason: fmt.Sprintf(format, a...)}
 }
 
-func fail(format string, a ...any) Decision {
-	return Decision{Verdict: Fail, Reason: fmt.Sprintf(format, a...)}
+func fail(code Code, format string, a ...any) Decision {
+	return Decision{Verdict: Fail, Code: code, Reason: fmt.Sprintf(format, a...)}
 }
 
 // DecideRollback applies the rules for an alarm or a manual "rollback":
@@ -68,34 +70,34 @@ func fail(format string, a ...any) Decision {
 func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 	mem := observe(s, tr.Now)
 	if s.Memory.handled(tr.Incident) {
-		return skip("incident %s (alarm %s) was already handled on %s; this is a repeated delivery", tr.Incident, tr.Alarm, t)
+		return skip(CodeRepeat, "incident %s (alarm %s) was already handled on %s; this is a repeated delivery", tr.Incident, tr.Alarm, t)
 	}
 	canary := s.Canary.active(s.Live)
 	if last := s.Memory.Last; last != nil && !tr.Force && !canary && last.To == s.Live &&
 		(last.Kind == KindRollback || last.Kind == KindCanaryRollback) {
-		return skip("%s still serves %s, where Rewind's %s %s put it at %s (alarm %s); not moving further back without force",
+		return skip(CodeStillServing, "%s still serves %s, where Rewind's %s %s put it at %s (alarm %s); not moving further back without force",
 			t, s.Live, last.By, last.Kind, last.At.UTC().Format(time.RFC3339), orNone(last.Alarm))
 	}
-	if tr.By == "alarm" && !tr.Force && !tr.AlarmTime.IsZero() {
+	if tr.By == ByAlarm && !tr.Force && !tr.AlarmTime.IsZero() {
 		if wentLive := liveSince(s); tr.AlarmTime.Add(staleTolerance).Before(wentLive) {
-			return skip("alarm %s changed state at %s, before %s changed at %s (live deployment %s): stale notification",
+			return skip(CodeStale, "alarm %s changed state at %s, before %s changed at %s (live deployment %s): stale notification",
 				tr.Alarm, tr.AlarmTime.UTC().Format(time.RFC3339Nano), t, wentLive.UTC().Format(time.RFC3339Nano), s.Live)
 		}
 	}
-	if tr.By == "alarm" && tr.Guard.Max > 0 {
+	if tr.By == ByAlarm && tr.Guard.Max > 0 {
 		if recent := mem.autoRollbacksSince(tr.Now.Add(-tr.Guard.Window)); len(recent) >= tr.Guard.Max {
-			return fail("loop guard: %d automatic rollbacks of %s within %s (last at %s); refusing to roll back again, a human must look "+
+			return fail(CodeLoopGuard, "loop guard: %d automatic rollbacks of %s within %s (last at %s); refusing to roll back again, a human must look "+
 				"(roll back by hand, or reset with {\"action\":\"clear\"})", len(recent), t, tr.Guard.Window, recent[len(recent)-1].Format(time.RFC3339))
 		}
 	}
 	how := HowManualRollback
-	if tr.By == "alarm" {
+	if tr.By == ByAlarm {
 		how = HowAutoRollback
 	}
 	change := Change{By: tr.By, At: tr.Now.UTC(), Incident: tr.Incident, Alarm: tr.Alarm}
 	if canary {
 		change.Kind, change.From, change.To = KindCanaryRollback, s.Canary.DeploymentID, s.Live
-		return Decision{Verdict: Act, Reason: fmt.Sprintf("remove the canary on %s (deployment %s, %g%% of traffic); all traffic back on %s",
+		return Decision{Verdict: Act, Code: CodeCanaryRemoved, Reason: fmt.Sprintf("remove the canary on %s (deployment %s, %g%% of traffic); all traffic back on %s",
 			t, s.Canary.DeploymentID, s.Canary.PercentTraffic, s.Live),
 			Plan: Plan{Kind: KindCanaryRollback, From: change.From, To: change.To, Rule: RuleCanary, RemoveCanary: true,
 				Memory: mem.with(change, s.Canary.DeploymentID).seen(s.Live, tr.Now, how), Prior: s.Memory}}
@@ -105,7 +107,7 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 		return d
 	}
 	change.Kind, change.From, change.To = KindRollback, s.Live, to.ID
-	return Decision{Verdict: Act,
+	return Decision{Verdict: Act, Code: CodeRolledBack,
 		Reason: fmt.Sprintf("roll %s back from %s to %s (%s, created %s)", t, s.Live, to.ID, rule, to.CreatedDate.UTC().Format(time.RFC3339)),
 		Plan: Plan{Kind: KindRollback, From: s.Live, To: to.ID, Rule: rule, RemoveCanary: s.Canary != nil,
 			Memory: mem.with(change, s.Live).seen(to.ID, tr.Now, how), Prior: s.Memory}}
@@ -116,11 +118,11 @@ func DecideObserve(t target.Target, s State, now time.Time) Decision {
 	// Compare the newest sighting, not the timeline's length: a full timeline keeps its length when it
 	// records a new deployment.
 	if cur, ok := s.Memory.current(); ok && cur.Deployment == s.Live {
-		return skip("%s serves %s, as the timeline already says", t, s.Live)
+		return skip(CodeUnchanged, "%s serves %s, as the timeline already says", t, s.Live)
 	}
 	mem := observe(s, now)
 	since := mem.Timeline[len(mem.Timeline)-1].Since
-	return Decision{Verdict: Act, Reason: fmt.Sprintf("recorded %s live on %s since %s", s.Live, t, since.Format(time.RFC3339)),
+	return Decision{Verdict: Act, Code: CodeRecorded, Reason: fmt.Sprintf("recorded %s live on %s since %s", s.Live, t, since.Format(time.RFC3339)),
 		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem, Prior: s.Memory}}
 }
 
@@ -129,7 +131,7 @@ func DecideClear(t target.Target, s State, tr Trigger) Decision {
 	mem := observe(s, tr.Now).seen(s.Live, tr.Now, HowCleared)
 	cleared := mem.Bad
 	mem.Bad = nil
-	return Decision{Verdict: Act, Reason: fmt.Sprintf("cleared %s: known bad was %s; the loop guard starts again", t, orNone(strings.Join(cleared, ", "))),
+	return Decision{Verdict: Act, Code: CodeCleared, Reason: fmt.Sprintf("cleared %s: known bad was %s; the loop guard starts again", t, orNone(strings.Join(cleared, ", "))),
 		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleCleared, Memory: mem, Prior: s.Memory}}
 }
 
@@ -147,20 +149,20 @@ func observe(s State, now time.Time) Memory {
 func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 	dep, ok := find(s.History, id)
 	if !ok {
-		return fail("deployment %s does not exist in API %s (%d deployments in its history)", id, t.APIID, len(s.History))
+		return fail(CodeUnknownDeployment, "deployment %s does not exist in API %s (%d deployments in its history)", id, t.APIID, len(s.History))
 	}
 	if id == s.Live && s.Canary == nil {
-		return skip("%s already serves %s", t, id)
+		return skip(CodeAlreadyLive, "%s already serves %s", t, id)
 	}
 	mem := observe(s, tr.Now)
 	if mem.IsBad(id) {
 		if !tr.Force {
-			return fail("deployment %s on %s is known bad (Rewind rolled back from it); deploy it with force to override", id, t)
+			return fail(CodeKnownBad, "deployment %s on %s is known bad (Rewind rolled back from it); deploy it with force to override", id, t)
 		}
 		mem = mem.without(id)
 	}
 	change := Change{Kind: KindDeploy, From: s.Live, To: id, By: tr.By, At: tr.Now.UTC()}
-	return Decision{Verdict: Act,
+	return Decision{Verdict: Act, Code: CodeDeployed,
 		Reason: fmt.Sprintf("switch %s from %s to %s (created %s)", t, s.Live, id, dep.CreatedDate.UTC().Format(time.RFC3339)),
 		Plan: Plan{Kind: KindDeploy, From: s.Live, To: id, Rule: RuleNamed, RemoveCanary: s.Canary != nil,
 			Memory: mem.with(change, "").seen(id, tr.Now, HowDeploy), Prior: s.Memory}}
@@ -172,22 +174,22 @@ func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 // bad. Deployments belong to the API, not the stage, so the last rule can pick a build that only ever
 // went to another stage: the timeline is what makes "previous" mean previous on this stage.
 // The listing order of the history means nothing.
-func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, string, Decision) {
+func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, Rule, Decision) {
 	if t.Fallback != "" {
 		fb, ok := find(s.History, t.Fallback)
 		switch {
 		case !ok:
-			return fb, "", fail("pinned fallback deployment %s of %s does not exist in API %s", t.Fallback, t, t.APIID)
+			return fb, "", fail(CodeFallbackMissing, "pinned fallback deployment %s of %s does not exist in API %s", t.Fallback, t, t.APIID)
 		case t.Fallback == s.Live:
-			return fb, "", skip("%s already serves its pinned fallback %s", t, s.Live)
+			return fb, "", skip(CodeOnFallback, "%s already serves its pinned fallback %s", t, s.Live)
 		case s.Memory.IsBad(t.Fallback):
-			return fb, "", fail("pinned fallback deployment %s of %s is known bad (Rewind rolled back from it)", t.Fallback, t)
+			return fb, "", fail(CodeFallbackKnownBad, "pinned fallback deployment %s of %s is known bad (Rewind rolled back from it)", t.Fallback, t)
 		}
 		return fb, RuleFallback, Decision{Verdict: Act}
 	}
 	live, ok := find(s.History, s.Live)
 	if !ok {
-		return Deployment{}, "", fail("live deployment %s of %s is not in the API's deployment history (%d deployments)", s.Live, t, len(s.History))
+		return Deployment{}, "", fail(CodeLiveNotInHistory, "live deployment %s of %s is not in the API's deployment history (%d deployments)", s.Live, t, len(s.History))
 	}
 	for i := len(mem.Timeline) - 1; i >= 0; i-- {
 		seen := mem.Timeline[i]
@@ -209,7 +211,7 @@ func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, string, De
 		}
 	}
 	if best == nil {
-		return Deployment{}, "", fail("nothing to roll %s back to: no deployment created before %s (%s) that is not known bad (history: %d; known bad: %s)",
+		return Deployment{}, "", fail(CodeNothingEarlier, "nothing to roll %s back to: no deployment created before %s (%s) that is not known bad (history: %d; known bad: %s)",
 			t, s.Live, live.CreatedDate.UTC().Format(time.RFC3339), len(s.History), orNone(strings.Join(s.Memory.Bad, ", ")))
 	}
 	return *best, RulePrevious, Decision{Verdict: Act}

@@ -27,12 +27,12 @@ func history() []Deployment {
 }
 
 func alarmAt(min int, incident string) Trigger {
-	return Trigger{By: "alarm", Alarm: "api-5xx", Incident: incident, AlarmTime: at(min), Now: at(min + 1)}
+	return Trigger{By: ByAlarm, Alarm: "api-5xx", Incident: incident, AlarmTime: at(min), Now: at(min + 1)}
 }
 
 func TestDecideRollback(t *testing.T) {
-	rewindPut := func(to string, kind string) Memory {
-		return Memory{Bad: []string{"dep4"}, Incidents: []string{"inc-old"}, Last: &Change{Kind: kind, From: "dep4", To: to, At: at(45), By: "alarm", Alarm: "api-5xx"}}
+	rewindPut := func(to string, kind ChangeKind) Memory {
+		return Memory{Bad: []string{"dep4"}, Incidents: []string{"inc-old"}, Last: &Change{Kind: kind, From: "dep4", To: to, At: at(45), By: ByAlarm, Alarm: "api-5xx"}}
 	}
 	tests := []struct {
 		name       string
@@ -41,47 +41,48 @@ func TestDecideRollback(t *testing.T) {
 		trigger    Trigger
 		verdict    Verdict
 		to         string
-		rule       string
+		rule       Rule
+		code       Code
 		canaryDrop bool
 		reasonHas  []string
 	}{
 		{name: "previous by createdDate, not by listing order", state: State{Live: "dep4", History: history()},
-			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RulePrevious},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RulePrevious, code: CodeRolledBack},
 		{name: "known bad deployments are passed over", state: State{Live: "dep4", History: history(), Memory: Memory{Bad: []string{"dep3"}}},
 			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep2", rule: RulePrevious},
 		{name: "ties in createdDate are broken by id", state: State{Live: "dep9", History: []Deployment{
 			{ID: "depB", CreatedDate: at(10)}, {ID: "dep9", CreatedDate: at(20)}, {ID: "depA", CreatedDate: at(10)}}},
 			trigger: alarmAt(50, "inc1"), verdict: Act, to: "depB"},
 		{name: "same incident delivered again", state: State{Live: "dep3", History: history(), Memory: Memory{Incidents: []string{"inc1"}}},
-			trigger: alarmAt(50, "inc1"), verdict: Skip, reasonHas: []string{"inc1", "repeated delivery"}},
+			trigger: alarmAt(50, "inc1"), verdict: Skip, code: CodeRepeat, reasonHas: []string{"inc1"}},
 		{name: "second alarm while the stage serves what Rewind put there", state: State{Live: "dep3", History: history(), Memory: rewindPut("dep3", KindRollback)},
-			trigger: alarmAt(50, "inc2"), verdict: Skip, reasonHas: []string{"still serves dep3", "force"}},
+			trigger: alarmAt(50, "inc2"), verdict: Skip, code: CodeStillServing, reasonHas: []string{"dep3", "force"}},
 		{name: "force overrides still-serving", state: State{Live: "dep3", History: history(), Memory: rewindPut("dep3", KindRollback)},
-			trigger: Trigger{By: "manual", Force: true, Now: at(50)}, verdict: Act, to: "dep2"},
+			trigger: Trigger{By: ByManual, Force: true, Now: at(50)}, verdict: Act, to: "dep2"},
 		{name: "a human deployed since Rewind's rollback: act again", state: State{Live: "dep4", History: history(), Memory: rewindPut("dep3", KindRollback)},
 			trigger: alarmAt(50, "inc2"), verdict: Act, to: "dep3"},
 		{name: "stale: alarm older than the live deployment", state: State{Live: "dep4", History: history()},
-			trigger: alarmAt(35, "inc1"), verdict: Skip, reasonHas: []string{"stale"}},
+			trigger: alarmAt(35, "inc1"), verdict: Skip, code: CodeStale},
 		{name: "stale: alarm older than the stage's last change (switch to an old deployment)", state: State{Live: "dep2", LastUpdated: at(48), History: history()},
-			trigger: alarmAt(47, "inc1"), verdict: Skip, reasonHas: []string{"stale"}},
+			trigger: alarmAt(47, "inc1"), verdict: Skip, code: CodeStale},
 		{name: "force overrides staleness", state: State{Live: "dep4", History: history()},
-			trigger: Trigger{By: "alarm", Force: true, Alarm: "x", Incident: "i", AlarmTime: at(35), Now: at(50)}, verdict: Act, to: "dep3"},
+			trigger: Trigger{By: ByAlarm, Force: true, Alarm: "x", Incident: "i", AlarmTime: at(35), Now: at(50)}, verdict: Act, to: "dep3"},
 		{name: "active canary is removed, deploymentId kept", state: State{Live: "dep3", Canary: &Canary{DeploymentID: "dep4", PercentTraffic: 10.5}, History: history()},
-			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RuleCanary, canaryDrop: true, reasonHas: []string{"dep4", "10.5%"}},
+			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RuleCanary, code: CodeCanaryRemoved, canaryDrop: true, reasonHas: []string{"dep4", "10.5%"}},
 		{name: "canary at 0% is not the suspect: roll back and drop it", state: State{Live: "dep4", Canary: &Canary{DeploymentID: "dep3", PercentTraffic: 0}, History: history()},
 			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep3", rule: RulePrevious, canaryDrop: true},
 		{name: "nothing earlier: fail naming the ids", state: State{Live: "dep1", History: history()},
-			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"nothing to roll", "dep1"}},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, code: CodeNothingEarlier, reasonHas: []string{"dep1"}},
 		{name: "everything earlier is bad: fail naming them", state: State{Live: "dep3", History: history(), Memory: Memory{Bad: []string{"dep2", "dep1"}}},
-			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"dep2, dep1"}},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, code: CodeNothingEarlier, reasonHas: []string{"dep2, dep1"}},
 		{name: "live deployment missing from history", state: State{Live: "gone", History: history()},
-			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"gone", "not in"}},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, code: CodeLiveNotInHistory, reasonHas: []string{"gone"}},
 		{name: "pinned fallback wins over previous", target: withFallback("dep1"), state: State{Live: "dep4", History: history()},
 			trigger: alarmAt(50, "inc1"), verdict: Act, to: "dep1", rule: RuleFallback},
 		{name: "already on the pinned fallback", target: withFallback("dep1"), state: State{Live: "dep1", History: history()},
-			trigger: alarmAt(50, "inc1"), verdict: Skip},
+			trigger: alarmAt(50, "inc1"), verdict: Skip, code: CodeOnFallback},
 		{name: "pinned fallback that does not exist", target: withFallback("nope"), state: State{Live: "dep4", History: history()},
-			trigger: alarmAt(50, "inc1"), verdict: Fail, reasonHas: []string{"nope"}},
+			trigger: alarmAt(50, "inc1"), verdict: Fail, code: CodeFallbackMissing, reasonHas: []string{"nope"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +93,12 @@ func TestDecideRollback(t *testing.T) {
 			d := DecideRollback(tg, tc.state, tc.trigger)
 			if d.Verdict != tc.verdict {
 				t.Fatalf("verdict = %v (%s), want %v", d.Verdict, d.Reason, tc.verdict)
+			}
+			if tc.code != "" && d.Code != tc.code {
+				t.Errorf("code = %s (%s), want %s", d.Code, d.Reason, tc.code)
+			}
+			if d.Code == "" {
+				t.Errorf("decision without a code: %s", d.Reason)
 			}
 			for _, s := range tc.reasonHas {
 				if !strings.Contains(d.Reason, s) {
@@ -128,17 +135,17 @@ func withFallback(id string) target.Target { f := prod; f.Fallback = id; return 
 
 func TestDecideDeploy(t *testing.T) {
 	st := State{Live: "dep3", History: history(), Memory: Memory{Bad: []string{"dep4"}}}
-	man := Trigger{By: "manual", Now: at(60)}
+	man := Trigger{By: ByManual, Now: at(60)}
 	if d := DecideDeploy(prod, st, "dep1", man); d.Verdict != Act || d.Plan.To != "dep1" || d.Plan.Kind != KindDeploy {
 		t.Errorf("deploy dep1: %+v", d)
 	}
-	if d := DecideDeploy(prod, st, "zzz", man); d.Verdict != Fail || !strings.Contains(d.Reason, "zzz") {
+	if d := DecideDeploy(prod, st, "zzz", man); d.Verdict != Fail || d.Code != CodeUnknownDeployment || !strings.Contains(d.Reason, "zzz") {
 		t.Errorf("deploy unknown: %+v", d)
 	}
-	if d := DecideDeploy(prod, st, "dep3", man); d.Verdict != Skip {
+	if d := DecideDeploy(prod, st, "dep3", man); d.Verdict != Skip || d.Code != CodeAlreadyLive {
 		t.Errorf("deploy live: %+v", d)
 	}
-	if d := DecideDeploy(prod, st, "dep4", man); d.Verdict != Fail || !strings.Contains(d.Reason, "known bad") {
+	if d := DecideDeploy(prod, st, "dep4", man); d.Verdict != Fail || d.Code != CodeKnownBad {
 		t.Errorf("deploy bad without force: %+v", d)
 	}
 	forced := man
@@ -160,7 +167,7 @@ var tagValue = regexp.MustCompile(`^[A-Za-z0-9 _.:/=+\-@]{0,256}$`)
 func TestMemoryRoundTripAndCharset(t *testing.T) {
 	m := Memory{}
 	for i := range 40 { // more than the bounds, to see them hold
-		m = m.with(Change{Kind: KindRollback, From: "d" + string(rune('a'+i%26)) + "x", To: "dep1", At: at(i), By: "alarm",
+		m = m.with(Change{Kind: KindRollback, From: "d" + string(rune('a'+i%26)) + "x", To: "dep1", At: at(i), By: ByAlarm,
 			Incident: strings.Repeat("f", 15) + string(rune('a'+i%26)), Alarm: "API 5XX / prod, \"ümlaut\" & more"}, "bad"+string(rune('a'+i%26)))
 	}
 	if len(m.Bad) != MaxBad || len(m.Incidents) != MaxIncidents {
@@ -237,7 +244,7 @@ func TestTimelineKeepsLateAlarmsFresh(t *testing.T) {
 	if d := DecideRollback(prod, s, alarmAt(33, "inc1")); d.Verdict != Act {
 		t.Fatalf("late alarm judged stale: %s", d.Reason)
 	}
-	if d := DecideRollback(prod, s, alarmAt(29, "inc1")); d.Verdict != Skip {
+	if d := DecideRollback(prod, s, alarmAt(29, "inc1")); d.Verdict != Skip || d.Code != CodeStale {
 		t.Fatalf("an alarm older than the sighting is stale: %+v", d)
 	}
 }
@@ -259,14 +266,14 @@ func TestLoopGuard(t *testing.T) {
 		case i <= 3 && d.Verdict != Act:
 			t.Fatalf("rollback %d refused: %s", i, d.Reason)
 		case i == 4:
-			if d.Verdict != Fail || !strings.Contains(d.Reason, "loop guard") {
+			if d.Verdict != Fail || d.Code != CodeLoopGuard {
 				t.Fatalf("rollback 4 within the hour: %+v, want refused by the loop guard", d)
 			}
 			// A human may still roll back by hand: the guard limits automation only.
-			if m := DecideRollback(prod, s, Trigger{By: "manual", Now: at(i*10 + 3), Guard: guard}); m.Verdict != Act {
+			if m := DecideRollback(prod, s, Trigger{By: ByManual, Now: at(i*10 + 3), Guard: guard}); m.Verdict != Act {
 				t.Fatalf("manual rollback refused: %s", m.Reason)
 			}
-			c := DecideClear(prod, s, Trigger{By: "manual", Now: at(i*10 + 3)})
+			c := DecideClear(prod, s, Trigger{By: ByManual, Now: at(i*10 + 3)})
 			s = apply(s, c.Plan, at(i*10+3))
 			if len(s.Memory.Bad) != 0 {
 				t.Fatalf("clear kept known-bad marks: %v", s.Memory.Bad)
@@ -283,7 +290,7 @@ func TestLoopGuard(t *testing.T) {
 	s.Memory.Timeline = append(s.Memory.Timeline, Sighting{Deployment: "r9", Since: at(100), How: HowAutoRollback},
 		Sighting{Deployment: "r9", Since: at(101), How: HowAutoRollback}, Sighting{Deployment: "r9", Since: at(102), How: HowAutoRollback})
 	release(6)
-	if d := DecideRollback(prod, s, tr); d.Verdict == Fail && strings.Contains(d.Reason, "loop guard") {
+	if d := DecideRollback(prod, s, tr); d.Code == CodeLoopGuard {
 		t.Fatalf("rollbacks older than the window still count: %s", d.Reason)
 	}
 }
@@ -307,7 +314,7 @@ func TestMemoryOverKeepsWhatAnotherWriterChanged(t *testing.T) {
 	// This plan only records d2 in the timeline.
 	plan := Plan{Kind: KindRecord, Prior: prior, Memory: prior.seen("d2", at.Add(time.Minute), HowObserved)}
 	// Meanwhile another instance marked d3 bad and handled an incident.
-	cur := prior.with(Change{Kind: KindCanaryRollback, From: "d3", To: "d2", At: at.Add(30 * time.Second), By: "alarm", Incident: "inc1"}, "d3")
+	cur := prior.with(Change{Kind: KindCanaryRollback, From: "d3", To: "d2", At: at.Add(30 * time.Second), By: ByAlarm, Incident: "inc1"}, "d3")
 	got := plan.MemoryOver(cur)
 	if !got.IsBad("d3") || !got.handled("inc1") || got.Last == nil || got.Last.From != "d3" {
 		t.Errorf("the other writer's memory was lost: %+v", got)

@@ -25,13 +25,14 @@ const (
 
 // Result is the one shape of an answer: what the manual command returns, what is logged and notified.
 type Result struct {
-	Action     string  `json:"action"`
+	Action     Action  `json:"action"`
 	Target     string  `json:"target"`
 	Outcome    Outcome `json:"outcome"`
+	Code       Code    `json:"code"`
 	From       string  `json:"from"`
 	To         string  `json:"to"`
 	Reason     string  `json:"reason"`
-	Rule       string  `json:"rule,omitempty"`
+	Rule       Rule    `json:"rule,omitempty"`
 	DryRun     bool    `json:"dryRun"`
 	Source     string  `json:"source,omitempty"`
 	Alarm      string  `json:"alarm,omitempty"`
@@ -111,7 +112,7 @@ func NewEngine(s Strategy, o Options) *Engine {
 
 // Request is one change to consider.
 type Request struct {
-	Action       string // "rollback", "deploy", "observe" or "clear"
+	Action       Action // rollback, deploy, observe or clear
 	DeploymentID string // deploy only
 	Trigger      Trigger
 	DryRun       bool // in addition to the engine's own dry run
@@ -128,35 +129,35 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
 
 	read := e.strategy.Observe
-	if req.Action == "observe" || req.Action == "clear" {
+	if req.Action == ActionObserve || req.Action == ActionClear {
 		read = e.strategy.Peek // the history is not needed, and can be 100 pages
 	}
 	state, err := read(ctx, t)
 	if err != nil {
-		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("read %s: %v", t, err)
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeReadFailed, fmt.Sprintf("read %s: %v", t, err)
 		return res
 	}
 	res.From = state.Live
 	req.Trigger.Now, req.Trigger.Guard = e.now(), e.guard
 	var d Decision
 	switch req.Action {
-	case "deploy":
+	case ActionDeploy:
 		d = DecideDeploy(t, state, req.DeploymentID, req.Trigger)
-	case "rollback":
+	case ActionRollback:
 		d = DecideRollback(t, state, req.Trigger)
-	case "observe":
+	case ActionObserve:
 		d = DecideObserve(t, state, req.Trigger.Now)
-	case "clear":
+	case ActionClear:
 		d = DecideClear(t, state, req.Trigger)
 	default:
-		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("unknown action %q", req.Action)
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeUnknownAction, fmt.Sprintf("unknown action %q", req.Action)
 		return res
 	}
-	res.Reason, res.Rule = d.Reason, d.Plan.Rule
+	res.Code, res.Reason, res.Rule = d.Code, d.Reason, d.Plan.Rule
 	switch d.Verdict {
 	case Skip:
 		res.Outcome, res.To = OutcomeSkipped, state.Live
-		if req.Action == "observe" {
+		if req.Action == ActionObserve {
 			res.Outcome = OutcomeOK
 		}
 		return res
@@ -167,7 +168,7 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 	res.From, res.To = d.Plan.From, d.Plan.To
 	if req.BeforeWrite != nil {
 		if err := req.BeforeWrite(ctx); err != nil {
-			res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("%s: %v", d.Reason, err)
+			res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeUnconfirmed, fmt.Sprintf("%s: %v", d.Reason, err)
 			return res
 		}
 	}
@@ -176,7 +177,7 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 		return res
 	}
 	if err := e.strategy.Apply(ctx, t, d.Plan); err != nil {
-		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("%s: %v", d.Reason, err)
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeWriteFailed, fmt.Sprintf("%s: %v", d.Reason, err)
 		return res
 	}
 	switch d.Plan.Kind {
@@ -192,10 +193,10 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 
 // Status answers what the target serves, its history newest first and Rewind's memory.
 func (e *Engine) Status(ctx context.Context, t target.Target) Result {
-	res := Result{Action: "status", Target: t.String(), DryRun: e.dryRun, Strategy: e.strategy.Name()}
+	res := Result{Action: ActionStatus, Target: t.String(), DryRun: e.dryRun, Strategy: e.strategy.Name()}
 	state, err := e.strategy.Observe(ctx, t)
 	if err != nil {
-		res.Outcome, res.Reason = OutcomeFailed, fmt.Sprintf("read %s: %v", t, err)
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeReadFailed, fmt.Sprintf("read %s: %v", t, err)
 		return res
 	}
 	history := append([]Deployment(nil), state.History...)
@@ -204,7 +205,7 @@ func (e *Engine) Status(ctx context.Context, t target.Target) Result {
 	for i, d := range history {
 		views[i] = DeploymentView{Deployment: d, Live: d.ID == state.Live, Bad: state.Memory.IsBad(d.ID)}
 	}
-	res.Outcome, res.From, res.To = OutcomeOK, state.Live, state.Live
+	res.Outcome, res.Code, res.From, res.To = OutcomeOK, CodeStatus, state.Live, state.Live
 	res.Reason = fmt.Sprintf("%s serves %s; %d deployments in history", t, state.Live, len(history))
 	if state.Progress != "" {
 		res.Reason += "; the last change is " + state.Progress

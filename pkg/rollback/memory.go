@@ -41,13 +41,13 @@ var howCodes = map[How]string{HowObserved: "o", HowAutoRollback: "a", HowManualR
 
 // Change is one change Rewind made.
 type Change struct {
-	Kind     string    `json:"kind"`
-	From     string    `json:"from"`
-	To       string    `json:"to"`
-	At       time.Time `json:"at"`
-	By       string    `json:"by"` // "alarm" or "manual"
-	Incident string    `json:"incident,omitempty"`
-	Alarm    string    `json:"alarm,omitempty"`
+	Kind     ChangeKind `json:"kind"`
+	From     string     `json:"from"`
+	To       string     `json:"to"`
+	At       time.Time  `json:"at"`
+	By       By         `json:"by"`
+	Incident string     `json:"incident,omitempty"`
+	Alarm    string     `json:"alarm,omitempty"`
 }
 
 // Bounds keep the memory inside AWS's 512-character stage variable values.
@@ -157,8 +157,8 @@ func (m Memory) Encode() map[string]string {
 	}
 	if c := m.Last; c != nil {
 		out[VarLast] = strings.Join([]string{
-			"kind=" + c.Kind, "from=" + c.From, "to=" + c.To, "at=" + strconv.FormatInt(c.At.Unix(), 10),
-			"by=" + c.By, "incident=" + c.Incident, "alarm=" + SafeName(c.Alarm),
+			"kind=" + string(c.Kind), "from=" + c.From, "to=" + c.To, "at=" + strconv.FormatInt(c.At.Unix(), 10),
+			"by=" + string(c.By), "incident=" + c.Incident, "alarm=" + SafeName(c.Alarm),
 		}, "/")
 	}
 	return out
@@ -187,7 +187,7 @@ func DecodeMemory(vars map[string]string) (Memory, error) {
 		}
 		switch k {
 		case "kind":
-			c.Kind = v
+			c.Kind = ChangeKind(v)
 		case "from":
 			c.From = v
 		case "to":
@@ -199,7 +199,7 @@ func DecodeMemory(vars map[string]string) (Memory, error) {
 			}
 			c.At = time.Unix(sec, 0).UTC()
 		case "by":
-			c.By = v
+			c.By = By(v)
 		case "incident":
 			c.Incident = v
 		case "alarm":

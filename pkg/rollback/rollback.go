@@ -58,30 +58,11 @@ func (c *Canary) active(live string) bool {
 	return c != nil && c.DeploymentID != "" && c.DeploymentID != live && c.PercentTraffic > 0
 }
 
-// Kinds of change Rewind makes.
-const (
-	KindRollback       = "rollback"        // stage moved back to an earlier deployment
-	KindCanaryRollback = "canary-rollback" // canary removed, all traffic back on the stage's deployment
-	KindDeploy         = "deploy"          // stage moved to a deployment a human named
-	KindRecord         = "record"          // only Rewind's memory changes (observe, clear)
-)
-
-// Rules that can choose where a rollback goes.
-const (
-	RuleCanary   = "canary"           // the canary was removed
-	RuleFallback = "pinned-fallback"  // the target's pinned fallback deployment
-	RuleTimeline = "timeline"         // most recent deployment seen live on this target before the live one
-	RulePrevious = "previous-created" // newest deployment created before the live one, not known bad
-	RuleNamed    = "named"            // deploy: the deployment the command named
-	RuleObserved = "observed"         // observe: the live deployment recorded
-	RuleCleared  = "cleared"          // clear: known-bad marks and loop guard reset
-)
-
 // Plan is one decided change.
 type Plan struct {
-	Kind         string
+	Kind         ChangeKind
 	From, To     string
-	Rule         string
+	Rule         Rule
 	RemoveCanary bool   // the write must drop canarySettings (AWS refuses deploymentId changes otherwise)
 	Memory       Memory // the memory to record with the switch
 	Prior        Memory // the memory as observed, so a strategy can tell what to clear

@@ -284,7 +284,7 @@ func TestDeployForwardAgainNeedsForceAfterARollback(t *testing.T) {
 	deploy := func(force bool) rollback.Result {
 		return eng.Do(context.Background(), f.target, rollback.Request{Action: "deploy", DeploymentID: fresh, Trigger: rollback.Trigger{By: "manual", Force: force}})
 	}
-	if res := deploy(false); res.Outcome != rollback.OutcomeFailed || !strings.Contains(res.Reason, "known bad") {
+	if res := deploy(false); res.Outcome != rollback.OutcomeFailed || res.Code != rollback.CodeKnownBad {
 		t.Errorf("deploy of the origin just rolled back from: %+v", res)
 	}
 	if res := deploy(true); res.Outcome != rollback.OutcomeDeployed || f.view(t).Behaviors[users] != fresh {

@@ -29,7 +29,7 @@ const marker = "rw:"
 // in base 36, INCIDENT is the 16-hex incident key in 11 characters of base64url, and KIND, BY and
 // HOW are one letter. The last change keeps no alarm name or incident (the incidents list has them).
 var (
-	kindCodes = map[string]string{rollback.KindRollback: "r", rollback.KindCanaryRollback: "c", rollback.KindDeploy: "d", rollback.KindRecord: "o"}
+	kindCodes = map[string]string{string(rollback.KindRollback): "r", string(rollback.KindCanaryRollback): "c", string(rollback.KindDeploy): "d", string(rollback.KindRecord): "o"}
 	byCodes   = map[string]string{"alarm": "a", "manual": "m", "schedule": "s"}
 	howCodes  = map[rollback.How]string{rollback.HowObserved: "o", rollback.HowAutoRollback: "a", rollback.HowManualRollback: "m",
 		rollback.HowDeploy: "d", rollback.HowCleared: "c"}
@@ -98,7 +98,7 @@ func EncodeComment(owner string, m rollback.Memory) string {
 func joinComment(owner string, last *rollback.Change, bad, incidents []string, tl []rollback.Sighting) string {
 	parts := []string{marker}
 	if c := last; c != nil {
-		parts = append(parts, "l="+strings.Join([]string{code(kindCodes, c.Kind), code(byCodes, c.By), ref(c.From), ref(c.To), at(c.At)}, "."))
+		parts = append(parts, "l="+strings.Join([]string{code(kindCodes, string(c.Kind)), code(byCodes, string(c.By)), ref(c.From), ref(c.To), at(c.At)}, "."))
 	}
 	if len(bad) > 0 {
 		refs := make([]string, len(bad))
@@ -169,7 +169,7 @@ func DecodeComment(comment string, origins []string) (owner string, m rollback.M
 			if err != nil {
 				return owner, m, fmt.Errorf("last change %q: time: %w", v, err)
 			}
-			m.Last = &rollback.Change{Kind: decode(kindCodes, f[0]), By: decode(byCodes, f[1]), From: origin(f[2]), To: origin(f[3]), At: time.Unix(sec, 0).UTC()}
+			m.Last = &rollback.Change{Kind: rollback.ChangeKind(decode(kindCodes, f[0])), By: rollback.By(decode(byCodes, f[1])), From: origin(f[2]), To: origin(f[3]), At: time.Unix(sec, 0).UTC()}
 		case "b":
 			for _, r := range strings.Split(v, ".") {
 				m.Bad = append(m.Bad, origin(r))

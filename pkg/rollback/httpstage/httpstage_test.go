@@ -99,12 +99,12 @@ func TestAlarmRollsTheStageBackInOneWriteAndRemembers(t *testing.T) {
 	}
 	// The same incident again (SNS delivers at least once): nothing moves, nothing is written.
 	again := eng.Do(context.Background(), f.target, alarm("inc1"))
-	if again.Outcome != rollback.OutcomeSkipped || !strings.Contains(again.Reason, "already handled") || f.gw.Writes() != 1 {
+	if again.Outcome != rollback.OutcomeSkipped || again.Code != rollback.CodeRepeat || f.gw.Writes() != 1 {
 		t.Errorf("repeated delivery: %+v, writes %d", again, f.gw.Writes())
 	}
 	// A human sends it back to the bad build: deploy refuses it as known bad without force.
 	dep := eng.Do(context.Background(), f.target, rollback.Request{Action: "deploy", DeploymentID: f.deps[2].ID, Trigger: rollback.Trigger{By: "manual"}})
-	if dep.Outcome != rollback.OutcomeFailed || !strings.Contains(dep.Reason, "known bad") {
+	if dep.Outcome != rollback.OutcomeFailed || dep.Code != rollback.CodeKnownBad {
 		t.Errorf("deploy of the known-bad build: %+v", dep)
 	}
 	fwd := eng.Do(context.Background(), f.target, rollback.Request{Action: "deploy", DeploymentID: f.deps[2].ID, Trigger: rollback.Trigger{By: "manual", Force: true}})

@@ -18,7 +18,6 @@ package reststage_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -166,7 +165,7 @@ func TestAlarmRollsBackOnMoto(t *testing.T) {
 	// Older than the live deployment: judged the previous release. moto has no lastUpdatedDate, so
 	// this rests on the deployment's createdDate alone.
 	r := onlyResult(t)(h.Handle(ctx, snsAlarm(t, m.lambdaCreated.Add(-30*time.Second))))
-	if r.Outcome != rollback.OutcomeSkipped || !strings.Contains(r.Reason, "stale") {
+	if r.Outcome != rollback.OutcomeSkipped || r.Code != rollback.CodeStale {
 		t.Fatalf("stale alarm: %+v", r)
 	}
 	if got := aws.ToString(m.stage(t).DeploymentId); got != m.lambda {
@@ -192,7 +191,7 @@ func TestAlarmRollsBackOnMoto(t *testing.T) {
 	}
 
 	r = onlyResult(t)(h.Handle(ctx, fresh))
-	if r.Outcome != rollback.OutcomeSkipped || !strings.Contains(r.Reason, "already handled") {
+	if r.Outcome != rollback.OutcomeSkipped || r.Code != rollback.CodeRepeat {
 		t.Errorf("repeated delivery: %+v", r)
 	}
 
