@@ -127,3 +127,137 @@ func memoryIAMMutations() []mutation {
 			edits: [][2]string{{publishStmt, publishStmt + "            - Effect: Deny\n              Action: dynamodb:*\n              Resource: \"*\"\n"}}},
 	}
 }
+
+// ---- the table ----
+
+// isTrue reads a literal CloudFormation boolean (true, or the string "true"); an intrinsic is not.
+func isTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(x, "true")
+	}
+	return false
+}
+
+// keyTypes maps each AttributeName in a KeySchema or AttributeDefinitions list to its KeyType or
+// AttributeType (field), and counts the entries.
+func keyTypes(list any, field string) (map[string][]string, int) {
+	out := map[string][]string{}
+	n := 0
+	for _, e := range flatten(list) {
+		n++
+		m, _ := e.(map[string]any)
+		name, _ := m["AttributeName"].(string)
+		typ, _ := m[field].(string)
+		out[name] = append(out[name], typ)
+	}
+	return out, n
+}
+
+// checkMemoryTable: MemoryTable is an unconditional, unnamed AWS::DynamoDB::Table, kept on stack
+// deletion and on replacement, on demand, with point-in-time recovery, encryption at rest, TTL on
+// expiresAt, and the string keys pk (HASH) and sk (RANGE) the code reads and writes.
+func checkMemoryTable(t *Template) []problem {
+	var ps problems
+	w := memoryTableID
+	r, ok := t.Resources[w]
+	if !ok || r.Type != "AWS::DynamoDB::Table" {
+		ps.add(w, "missing, or not an AWS::DynamoDB::Table")
+		return ps
+	}
+	if r.Condition != "" {
+		ps.add(w, "Condition %s: MEMORY_TABLE is required, so the table must exist whenever the function does", r.Condition)
+	}
+	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+		if v, _ := r.Raw[policy].(string); v != "Retain" {
+			ps.add(w, "%s %v: want Retain (deleting or replacing the stack must never erase what Rewind knows is bad)", policy, r.Raw[policy])
+		}
+	}
+	p := r.Properties
+	if name, named := p["TableName"]; named {
+		ps.add(w, "TableName %v: leave it out, so CloudFormation names the table and two stacks never collide", name)
+	}
+	if bm, _ := p["BillingMode"].(string); bm != "PAY_PER_REQUEST" {
+		ps.add(w, "BillingMode %v: want PAY_PER_REQUEST (no capacity to size, no throttling in an alarm burst)", p["BillingMode"])
+	}
+	if v, _ := dig(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"); !isTrue(v) {
+		ps.add(w, "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled %v: want true (a bad write must be recoverable)", v)
+	}
+	if v, _ := dig(p, "SSESpecification", "SSEEnabled"); !isTrue(v) {
+		ps.add(w, "SSESpecification.SSEEnabled %v: want true", v)
+	}
+	if v, _ := dig(p, "TimeToLiveSpecification", "AttributeName"); v != "expiresAt" {
+		ps.add(w, "TimeToLiveSpecification.AttributeName %v: want expiresAt (the attribute the code sets on audit entries)", v)
+	}
+	if v, _ := dig(p, "TimeToLiveSpecification", "Enabled"); !isTrue(v) {
+		ps.add(w, "TimeToLiveSpecification.Enabled %v: want true (audit entries would never expire)", v)
+	}
+	keys, n := keyTypes(p["KeySchema"], "KeyType")
+	if n != 2 || !slices.Equal(keys["pk"], []string{"HASH"}) || !slices.Equal(keys["sk"], []string{"RANGE"}) {
+		ps.add(w, "KeySchema %v: want pk HASH and sk RANGE, nothing else", p["KeySchema"])
+	}
+	attrs, _ := keyTypes(p["AttributeDefinitions"], "AttributeType")
+	for _, k := range []string{"pk", "sk"} {
+		if !slices.Equal(attrs[k], []string{"S"}) {
+			ps.add(w, "AttributeDefinitions %s %v: want one definition, type S", k, attrs[k])
+		}
+	}
+	return ps
+}
+
+func TestTemplateMemoryTableKeepsWhatRewindKnows(t *testing.T) {
+	report(t, checkMemoryTable(loadReal(t)))
+}
+
+// The memory table's text in the template, for the broken copies.
+const (
+	memoryPolicies = "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      # On demand"
+	pkDefinition   = "        - AttributeName: pk\n          AttributeType: S\n"
+	skKey          = "        - AttributeName: sk\n          KeyType: RANGE\n"
+	pitr           = "      PointInTimeRecoverySpecification:\n        PointInTimeRecoveryEnabled: true\n"
+	ttl            = "        AttributeName: expiresAt\n        Enabled: true\n"
+)
+
+func memoryTableMutations() []mutation {
+	return []mutation{
+		{name: "table removed", check: checkMemoryTable, want: "MemoryTable: missing",
+			edits: [][2]string{{"    Type: AWS::DynamoDB::Table\n", "    Type: AWS::DynamoDB::GlobalTable\n"}}},
+		{name: "deleted with the stack", check: checkMemoryTable, want: "DeletionPolicy Delete",
+			edits: [][2]string{{memoryPolicies, strings.Replace(memoryPolicies, "DeletionPolicy: Retain", "DeletionPolicy: Delete", 1)}}},
+		{name: "snapshot instead of retain", check: checkMemoryTable, want: "DeletionPolicy Snapshot",
+			edits: [][2]string{{memoryPolicies, strings.Replace(memoryPolicies, "DeletionPolicy: Retain", "DeletionPolicy: Snapshot", 1)}}},
+		{name: "no UpdateReplacePolicy", check: checkMemoryTable, want: "UpdateReplacePolicy <nil>",
+			edits: [][2]string{{memoryPolicies, strings.Replace(memoryPolicies, "    UpdateReplacePolicy: Retain\n", "", 1)}}},
+		{name: "provisioned", check: checkMemoryTable, want: "BillingMode PROVISIONED",
+			edits: [][2]string{{"      BillingMode: PAY_PER_REQUEST\n", "      BillingMode: PROVISIONED\n      ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}\n"}}},
+		{name: "no BillingMode", check: checkMemoryTable, want: "BillingMode <nil>",
+			edits: [][2]string{{"      BillingMode: PAY_PER_REQUEST\n", ""}}},
+		{name: "PITR off", check: checkMemoryTable, want: "PointInTimeRecoveryEnabled false",
+			edits: [][2]string{{pitr, strings.Replace(pitr, "true", "false", 1)}}},
+		{name: "no PITR", check: checkMemoryTable, want: "PointInTimeRecoveryEnabled <nil>",
+			edits: [][2]string{{pitr, ""}}},
+		{name: "PITR only in one branch", check: checkMemoryTable, want: "PointInTimeRecoveryEnabled map[Fn::If",
+			edits: [][2]string{{pitr, strings.Replace(pitr, "true", "!If [HasFallback, true, false]", 1)}}},
+		{name: "SSE off", check: checkMemoryTable, want: "SSEEnabled false",
+			edits: [][2]string{{"        SSEEnabled: true\n", "        SSEEnabled: false\n"}}},
+		{name: "TTL on another attribute", check: checkMemoryTable, want: "AttributeName ttl",
+			edits: [][2]string{{ttl, strings.Replace(ttl, "expiresAt", "ttl", 1)}}},
+		{name: "TTL off", check: checkMemoryTable, want: "TimeToLiveSpecification.Enabled false",
+			edits: [][2]string{{ttl, strings.Replace(ttl, "Enabled: true", "Enabled: false", 1)}}},
+		{name: "pk a number", check: checkMemoryTable, want: "AttributeDefinitions pk [N]",
+			edits: [][2]string{{pkDefinition, strings.Replace(pkDefinition, "AttributeType: S", "AttributeType: N", 1)}}},
+		{name: "no sort key", check: checkMemoryTable, want: "want pk HASH and sk RANGE",
+			edits: [][2]string{{skKey, ""}}},
+		{name: "sk as the hash key", check: checkMemoryTable, want: "want pk HASH and sk RANGE",
+			edits: [][2]string{{skKey, strings.Replace(skKey, "RANGE", "HASH", 1)}}},
+		{name: "a fixed table name", check: checkMemoryTable, want: "TableName rewind-memory",
+			edits: [][2]string{{"      BillingMode: PAY_PER_REQUEST\n", "      BillingMode: PAY_PER_REQUEST\n      TableName: rewind-memory\n"}}},
+		{name: "only under a condition", check: checkMemoryTable, want: "Condition HasFallback",
+			edits: [][2]string{{"    Type: AWS::DynamoDB::Table\n", "    Type: AWS::DynamoDB::Table\n    Condition: HasFallback\n"}}},
+		// An equivalent spelling must keep passing.
+		{name: "booleans as strings pass", check: checkMemoryTable, want: "",
+			edits: [][2]string{{pitr, strings.Replace(pitr, "true", `"true"`, 1)}, {ttl, strings.Replace(ttl, "Enabled: true", `Enabled: "true"`, 1)}}},
+	}
+}
