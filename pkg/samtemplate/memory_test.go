@@ -261,3 +261,111 @@ func memoryTableMutations() []mutation {
 			edits: [][2]string{{pitr, strings.Replace(pitr, "true", `"true"`, 1)}, {ttl, strings.Replace(ttl, "Enabled: true", `Enabled: "true"`, 1)}}},
 	}
 }
+
+// ---- the function's wiring to it ----
+
+// auditRetentionMin and auditRetentionMax bound AUDIT_RETENTION_DAYS as the config reads it.
+const (
+	auditRetentionMin = 1
+	auditRetentionMax = 3650
+)
+
+// checkMemoryWiring: MEMORY_TABLE is !Ref MemoryTable (a literal name would point at a table this
+// stack does not create and the role may not use); AUDIT_RETENTION_DAYS is a whole number the config
+// accepts, or a parameter that cannot hold anything else; the stack outputs the table's name.
+func checkMemoryWiring(t *Template) []problem {
+	var ps problems
+	props, ok := functionProps(t)
+	if !ok {
+		ps.add(functionID, "missing, or not an AWS::Serverless::Function")
+		return ps
+	}
+	vars := envVars(props)
+	if fn, arg, _ := intrinsic(vars["MEMORY_TABLE"]); fn != "Ref" || arg != memoryTableID {
+		ps.add(functionID, "MEMORY_TABLE %v: want !Ref %s, the table this stack creates and the role may use", vars["MEMORY_TABLE"], memoryTableID)
+	}
+	ps = append(ps, checkRetention(t, vars["AUDIT_RETENTION_DAYS"])...)
+	out, _ := t.Outputs["MemoryTableName"].(map[string]any)
+	if fn, arg, _ := intrinsic(out["Value"]); fn != "Ref" || arg != memoryTableID {
+		ps.add("Outputs", "MemoryTableName %v: want an output whose Value is !Ref %s", t.Outputs["MemoryTableName"], memoryTableID)
+	}
+	return ps
+}
+
+// checkRetention: AUDIT_RETENTION_DAYS (v) is a literal the config accepts, or !Ref of a Number
+// parameter whose bounds and default keep to what the config accepts.
+func checkRetention(t *Template, v any) []problem {
+	var ps problems
+	w := functionID + " AUDIT_RETENTION_DAYS"
+	inRange := func(n int64) bool { return n >= auditRetentionMin && n <= auditRetentionMax }
+	fn, arg, isFn := intrinsic(v)
+	if !isFn {
+		if n, ok := asInt(v); !ok || !inRange(n) {
+			ps.add(w, "%v: want a whole number %d..%d, or a parameter bounded so", v, auditRetentionMin, auditRetentionMax)
+		}
+		return ps
+	}
+	name, _ := arg.(string)
+	param, isParam := t.Parameters[name].(map[string]any)
+	if fn != "Ref" || !isParam {
+		ps.add(w, "%v: want !Ref of a parameter (or a literal number)", v)
+		return ps
+	}
+	w = "Parameters " + name
+	if typ, _ := param["Type"].(string); typ != "Number" {
+		ps.add(w, "Type %v: want Number", param["Type"])
+	}
+	lo, okLo := asInt(param["MinValue"])
+	hi, okHi := asInt(param["MaxValue"])
+	if !okLo || !okHi || lo < auditRetentionMin || hi > auditRetentionMax {
+		ps.add(w, "MinValue %v, MaxValue %v: want bounds within %d..%d, which the config accepts (the function would fail at init)",
+			param["MinValue"], param["MaxValue"], auditRetentionMin, auditRetentionMax)
+	}
+	if d, present := param["Default"]; present {
+		if n, ok := asInt(d); !ok || !inRange(n) || (okLo && n < lo) || (okHi && n > hi) {
+			ps.add(w, "Default %v: want a whole number within the bounds", d)
+		}
+	}
+	return ps
+}
+
+func TestTemplateFunctionUsesItsOwnMemoryTable(t *testing.T) {
+	report(t, checkMemoryWiring(loadReal(t)))
+}
+
+// The function's wiring to the table in the template, for the broken copies.
+const (
+	memoryEnv      = "          MEMORY_TABLE: !Ref MemoryTable\n"
+	retentionParam = "    Default: 400\n    MinValue: 1\n    MaxValue: 3650\n"
+)
+
+func memoryWiringMutations() []mutation {
+	return []mutation{
+		{name: "MEMORY_TABLE a literal name", check: checkMemoryWiring, want: "MEMORY_TABLE rewind-memory",
+			edits: [][2]string{{memoryEnv, "          MEMORY_TABLE: rewind-memory\n"}}},
+		{name: "MEMORY_TABLE the table's ARN", check: checkMemoryWiring, want: "MEMORY_TABLE map[Fn::GetAtt",
+			edits: [][2]string{{memoryEnv, "          MEMORY_TABLE: !GetAtt MemoryTable.Arn\n"}}},
+		{name: "MEMORY_TABLE as a Sub of the Ref", check: checkMemoryWiring, want: "MEMORY_TABLE map[Fn::Sub",
+			edits: [][2]string{{memoryEnv, "          MEMORY_TABLE: !Sub \"${MemoryTable}\"\n"}}},
+		{name: "MEMORY_TABLE missing", check: checkMemoryWiring, want: "MEMORY_TABLE <nil>",
+			edits: [][2]string{{memoryEnv, ""}}},
+		{name: "retention up to 100 years", check: checkMemoryWiring, want: "MaxValue 36500",
+			edits: [][2]string{{retentionParam, strings.Replace(retentionParam, "3650", "36500", 1)}}},
+		{name: "retention unbounded below", check: checkMemoryWiring, want: "MinValue <nil>",
+			edits: [][2]string{{retentionParam, strings.Replace(retentionParam, "    MinValue: 1\n", "", 1)}}},
+		{name: "retention a string", check: checkMemoryWiring, want: "Type String",
+			edits: [][2]string{{"  AuditRetentionDays:\n    Type: Number\n", "  AuditRetentionDays:\n    Type: String\n"}}},
+		{name: "retention default 0", check: checkMemoryWiring, want: "Default 0",
+			edits: [][2]string{{retentionParam, strings.Replace(retentionParam, "Default: 400", "Default: 0", 1)}}},
+		{name: "retention a literal out of range", check: checkMemoryWiring, want: "AUDIT_RETENTION_DAYS: 5000",
+			edits: [][2]string{{"AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays", "AUDIT_RETENTION_DAYS: 5000"}}},
+		{name: "no MemoryTableName output", check: checkMemoryWiring, want: "MemoryTableName <nil>",
+			edits: [][2]string{{"  MemoryTableName:\n", "  MemoryTable:\n"}}},
+		// Equivalent spellings must keep passing.
+		{name: "retention a literal in range passes", check: checkMemoryWiring, want: "",
+			edits: [][2]string{{"AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays", "AUDIT_RETENTION_DAYS: 30"}}},
+		{name: "MEMORY_TABLE in Globals passes", check: checkMemoryWiring, want: "",
+			edits: [][2]string{{memoryEnv, ""},
+				{"\nResources:\n", "\nGlobals:\n  Function:\n    Environment:\n      Variables:\n        MEMORY_TABLE: !Ref MemoryTable\n\nResources:\n"}}},
+	}
+}

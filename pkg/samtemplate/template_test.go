@@ -407,7 +407,7 @@ func TestChecksReportBrokenTemplates(t *testing.T) {
 	groups := map[string][]mutation{
 		"iam": iamMutations(), "topic": topicMutations(), "function": functionMutations(),
 		"env": envMutations(), "alarms": alarmMutations(),
-		"memory-iam": memoryIAMMutations(), "memory-table": memoryTableMutations(),
+		"memory-iam": memoryIAMMutations(), "memory-table": memoryTableMutations(), "memory-wiring": memoryWiringMutations(),
 	}
 	for group, ms := range groups {
 		for _, m := range ms {
