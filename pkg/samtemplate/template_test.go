@@ -462,6 +462,7 @@ Resources:
       GetAtt: !GetAtt Res.Arn
       GetAttNested: !GetAtt Stack.Outputs.Name
       GetAttList: !GetAtt [Res, Arn]
+      GetAttInList: [!GetAtt Res.Arn, !GetAtt [Other, Arn]]
       If: !If [C, !Sub "x", !Ref AWS::NoValue]
       Join: !Join ["", [a, !Ref B]]
       Not: !Not [!Equals [!Ref B, ""]]
@@ -489,6 +490,7 @@ Resources:
 		"GetAtt":       `map[Fn::GetAtt:[Res Arn]]`,
 		"GetAttNested": `map[Fn::GetAtt:[Stack Outputs.Name]]`,
 		"GetAttList":   `map[Fn::GetAtt:[Res Arn]]`,
+		"GetAttInList": `[map[Fn::GetAtt:[Res Arn]] map[Fn::GetAtt:[Other Arn]]]`,
 		"If":           `map[Fn::If:[C map[Fn::Sub:x] map[Ref:AWS::NoValue]]]`,
 		"Join":         `map[Fn::Join:[ [a map[Ref:B]]]]`,
 		"Not":          `map[Fn::Not:[map[Fn::Equals:[map[Ref:B] ]]]]`,
@@ -517,6 +519,10 @@ Resources:
 		if got := render(r.Properties[k]); strings.Join(got, "|") != strings.Join(w, "|") {
 			t.Errorf("render(%s) = %q, want %q", k, got, w)
 		}
+	}
+	// A Resource list of GetAtts (the memory statement's shape) renders element by element.
+	if got := strs(r.Properties["GetAttInList"]); strings.Join(got, "|") != "${Res.Arn}|${Other.Arn}" {
+		t.Errorf("strs(GetAttInList) = %q", got)
 	}
 }
 
