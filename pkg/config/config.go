@@ -33,10 +33,16 @@ const (
 	EnvLogLevel        = "LOG_LEVEL"
 	EnvNotifyTopicARN  = "NOTIFY_TOPIC_ARN"
 	EnvMaxAutoPerHour  = "MAX_AUTO_ROLLBACKS_PER_HOUR"
+	// EnvMemoryTable, required: the name of the DynamoDB table Rewind keeps its memory in.
+	EnvMemoryTable = "MEMORY_TABLE"
+	// EnvAuditRetentionDays, optional: days (1 to 3650, default 400) an audit-log entry is kept before
+	// DynamoDB's TTL expires it.
+	EnvAuditRetentionDays = "AUDIT_RETENTION_DAYS"
 )
 
 // Env lists every variable above, for documentation checks.
-var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN, EnvMaxAutoPerHour}
+var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN, EnvMaxAutoPerHour,
+	EnvMemoryTable, EnvAuditRetentionDays}
 
 // Config is Rewind's configuration.
 type Config struct {

@@ -19,8 +19,9 @@ var ConfigEnv = config.Env
 
 // The names the template's safety properties hang on.
 const (
-	functionID = "ResponderFunction"
-	alarmTopic = "AlarmTopic"
+	functionID    = "ResponderFunction"
+	alarmTopic    = "AlarmTopic"
+	memoryTableID = "MemoryTable"
 
 	// stageARN is the one resource a write to API Gateway REST may name, as render() writes it.
 	stageARN = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
@@ -30,6 +31,9 @@ const (
 	aliasARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:${LambdaAliasName}"
 	// distributionARN is the one resource a CloudFront write may name.
 	distributionARN = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CloudFrontDistributionId}"
+	// memoryTableARN is the one resource a DynamoDB action may name: !GetAtt MemoryTable.Arn, as
+	// render() writes it.
+	memoryTableARN = "${" + memoryTableID + ".Arn}"
 	// alarmARNPrefix is what the AlarmTopic policy's aws:SourceArn must start with.
 	alarmARNPrefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
 )
@@ -379,15 +383,19 @@ func isWrite(action string) bool {
 
 // writeScopes: the only write actions of these services Rewind's role may hold, and the only
 // resources they may name (a write is any action that is not a read, including any wildcard).
-// API Gateway is checked by its HTTP verbs below.
+// API Gateway is checked by its HTTP verbs below. dynamodb:Query only reads, but its verb is none of
+// readVerbs, and this check fails closed on a verb it does not know: so it is listed as a write.
 var writeScopes = map[string]struct{ actions, resources []string }{
 	"lambda":     {[]string{"lambda:UpdateAlias"}, []string{aliasARN}},
 	"cloudfront": {[]string{"cloudfront:UpdateDistribution"}, []string{distributionARN}},
+	"dynamodb":   {[]string{"dynamodb:PutItem", "dynamodb:Query"}, []string{memoryTableARN}},
 }
 
 // checkIAM: no wildcard actions (so no "*" and no "service:*"), no NotAction/NotResource grants,
 // API Gateway writes only on the configured REST or HTTP API stage, Lambda writes only on the
-// configured alias, CloudFront writes only on the configured distribution, no write on Resource "*".
+// configured alias, CloudFront writes only on the configured distribution, DynamoDB writes only
+// PutItem and Query on MemoryTable, no write on Resource "*". checkMemoryIAM holds DynamoDB's reads to
+// the table too.
 func checkIAM(t *Template) []problem {
 	stmts, ps := iamStatements(t)
 	if len(stmts) == 0 && len(ps) == 0 {
@@ -428,7 +436,7 @@ func checkIAM(t *Template) []problem {
 			service, _, _ := strings.Cut(strings.ToLower(a), ":")
 			if scope, scoped := writeScopes[service]; scoped && isWrite(a) {
 				if !slices.ContainsFunc(scope.actions, func(w string) bool { return strings.EqualFold(w, a) }) {
-					ps.add(s.where, "write action %s: the only %s write Rewind needs is %s", a, service, strings.Join(scope.actions, ", "))
+					ps.add(s.where, "write action %s: the only %s writes Rewind needs are %s", a, service, strings.Join(scope.actions, ", "))
 				}
 				for _, r := range resources {
 					if !slices.Contains(scope.resources, r) {

@@ -135,7 +135,11 @@ const (
               Resource: !Ref NotifyTopic
 `
 	resourcesEnd = "\nOutputs:\n"
-	stageSub     = `!Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"`
+	// memoryResource is the resource of the function's DynamoDB statement.
+	memoryResource = "              Resource: !GetAtt MemoryTable.Arn\n"
+	// otherTableSub is a table in the same account that is not Rewind's.
+	otherTableSub = `!Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/orders"`
+	stageSub      = `!Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"`
 )
 
 func iamMutations() []mutation {
@@ -228,6 +232,18 @@ func iamMutations() []mutation {
 			edits: [][2]string{{httpPatchStmt, strings.Replace(httpPatchStmt, "/stages/${HttpStageName}", "/stages/*", 1)}}},
 		{name: "PATCH on the HTTP API itself", check: checkIAM, want: `apigateway:PATCH on "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApiId}"`,
 			edits: [][2]string{{httpPatchStmt, strings.Replace(httpPatchStmt, "/stages/${HttpStageName}", "", 1)}}},
+		{name: "dynamodb:* on the memory table", check: checkIAM, want: `wildcard action "dynamodb:*"`,
+			edits: [][2]string{{"                - dynamodb:Query\n", "                - dynamodb:*\n"}}},
+		{name: "Scan on the memory table", check: checkIAM, want: "write action dynamodb:Scan",
+			edits: [][2]string{{"                - dynamodb:Query\n", "                - dynamodb:Query\n                - dynamodb:Scan\n"}}},
+		{name: "DeleteTable on the memory table", check: checkIAM, want: "write action dynamodb:DeleteTable",
+			edits: [][2]string{{"                - dynamodb:Query\n", "                - dynamodb:Query\n                - dynamodb:DeleteTable\n"}}},
+		{name: "memory actions on every table", check: checkIAM, want: `dynamodb:PutItem on "*"`,
+			edits: [][2]string{{memoryResource, "              Resource: \"*\"\n"}}},
+		{name: "memory actions on another table too", check: checkIAM, want: "dynamodb:Query on \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/orders\"",
+			edits: [][2]string{{memoryResource, "              Resource:\n                - !GetAtt MemoryTable.Arn\n                - " + otherTableSub + "\n"}}},
+		{name: "memory actions on the table's indexes", check: checkIAM, want: "dynamodb writes may only name ${MemoryTable.Arn}",
+			edits: [][2]string{{memoryResource, "              Resource: !Sub \"${MemoryTable.Arn}/index/*\"\n"}}},
 		// Equivalent spellings of the stage ARN must keep passing.
 		{name: "stage ARN as Fn::Join", check: checkIAM, want: "",
 			edits: [][2]string{{patchStmt, strings.Replace(patchStmt, stageSub,
@@ -235,6 +251,8 @@ func iamMutations() []mutation {
 		{name: "stage ARN as Fn::Sub with variables", check: checkIAM, want: "",
 			edits: [][2]string{{patchStmt, strings.Replace(patchStmt, stageSub,
 				`!Sub ["arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Id}/stages/${S}", {Id: !Ref RestApiId, S: !Ref StageName}]`, 1)}}},
+		{name: "memory table Arn as a GetAtt list", check: checkIAM, want: "",
+			edits: [][2]string{{memoryResource, "              Resource: [!GetAtt [MemoryTable, Arn]]\n"}}},
 		{name: "a Deny on everything is fine", check: checkIAM, want: "",
 			edits: [][2]string{{publishStmt, publishStmt + "            - Effect: Deny\n              Action: \"*\"\n              Resource: \"*\"\n              Condition: {Bool: {aws:SecureTransport: false}}\n"}}},
 	}
@@ -389,6 +407,7 @@ func TestChecksReportBrokenTemplates(t *testing.T) {
 	groups := map[string][]mutation{
 		"iam": iamMutations(), "topic": topicMutations(), "function": functionMutations(),
 		"env": envMutations(), "alarms": alarmMutations(),
+		"memory-iam": memoryIAMMutations(), "memory-table": memoryTableMutations(), "memory-wiring": memoryWiringMutations(),
 	}
 	for group, ms := range groups {
 		for _, m := range ms {
@@ -443,6 +462,7 @@ Resources:
       GetAtt: !GetAtt Res.Arn
       GetAttNested: !GetAtt Stack.Outputs.Name
       GetAttList: !GetAtt [Res, Arn]
+      GetAttInList: [!GetAtt Res.Arn, !GetAtt [Other, Arn]]
       If: !If [C, !Sub "x", !Ref AWS::NoValue]
       Join: !Join ["", [a, !Ref B]]
       Not: !Not [!Equals [!Ref B, ""]]
@@ -470,6 +490,7 @@ Resources:
 		"GetAtt":       `map[Fn::GetAtt:[Res Arn]]`,
 		"GetAttNested": `map[Fn::GetAtt:[Stack Outputs.Name]]`,
 		"GetAttList":   `map[Fn::GetAtt:[Res Arn]]`,
+		"GetAttInList": `[map[Fn::GetAtt:[Res Arn]] map[Fn::GetAtt:[Other Arn]]]`,
 		"If":           `map[Fn::If:[C map[Fn::Sub:x] map[Ref:AWS::NoValue]]]`,
 		"Join":         `map[Fn::Join:[ [a map[Ref:B]]]]`,
 		"Not":          `map[Fn::Not:[map[Fn::Equals:[map[Ref:B] ]]]]`,
@@ -498,6 +519,10 @@ Resources:
 		if got := render(r.Properties[k]); strings.Join(got, "|") != strings.Join(w, "|") {
 			t.Errorf("render(%s) = %q, want %q", k, got, w)
 		}
+	}
+	// A Resource list of GetAtts (the memory statement's shape) renders element by element.
+	if got := strs(r.Properties["GetAttInList"]); strings.Join(got, "|") != "${Res.Arn}|${Other.Arn}" {
+		t.Errorf("strs(GetAttInList) = %q", got)
 	}
 }
 
