@@ -219,10 +219,13 @@ func (p *parser) arguments(read func() (operand, *apiError)) ([]operand, *apiErr
 			return nil, err
 		}
 		args = append(args, a)
-		if t := p.next(); t.text == ")" {
+		switch p.peek().text {
+		case ")":
+			p.next()
 			return args, nil
-		} else if t.text != "," {
-			p.i--
+		case ",":
+			p.next()
+		default:
 			return nil, p.syntax()
 		}
 	}
@@ -247,7 +250,7 @@ func (p *parser) operand() (operand, *apiError) {
 func (p *parser) path() (operand, *apiError) {
 	var o operand
 	for {
-		t := p.next()
+		t := p.peek()
 		switch {
 		case t.kind == tName:
 			name, ok := p.ph.names[t.text]
@@ -256,18 +259,15 @@ func (p *parser) path() (operand, *apiError) {
 			}
 			p.ph.usedNames[t.text] = true
 			o.path = append(o.path, name)
-		case t.kind == tIdent && t.text[0] >= '0' && t.text[0] <= '9':
-			p.i--
-			return o, p.syntax()
-		case t.kind == tIdent:
+		case t.kind == tIdent && (t.text[0] < '0' || t.text[0] > '9'):
 			if reserved[strings.ToUpper(t.text)] {
 				return o, p.fail("Attribute name is a reserved keyword; reserved keyword: %s", t.text)
 			}
 			o.path = append(o.path, t.text)
 		default:
-			p.i--
 			return o, p.syntax()
 		}
+		p.next()
 		o.text += t.text
 		switch p.peek().text {
 		case "[":

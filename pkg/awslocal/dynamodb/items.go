@@ -43,10 +43,7 @@ type write struct {
 // outcome is what the write would make of the table's item, without storing it: the item before
 // (nil: none) and after (nil: none), or why it cannot run.
 func (w *write) outcome() (before, after item, _ *apiError) {
-	old, ok := w.t.get(w.k)
-	if !ok {
-		old = nil
-	}
+	old, _ := w.t.get(w.k) // nil when there is none
 	if w.cond != nil && !w.cond.eval(old) {
 		if !w.returnOld {
 			old = nil
@@ -116,24 +113,27 @@ func (s *Server) prepare(tableName string, keyAttrs, put item, updateExpr *strin
 	if w.t, err = s.table(tableName); err != nil {
 		return nil, err
 	}
-	if put != nil {
-		w.k, err = w.t.itemKey(put)
-		if err == nil && itemSize(put) > maxItemSize {
+	return w, w.checkKey(keyAttrs)
+}
+
+// checkKey reads the write's key: a put's from its item, which must also fit in 400 KB, any
+// other's from its Key member, which an update may not change.
+func (w *write) checkKey(keyAttrs item) (err *apiError) {
+	if w.put != nil {
+		if w.k, err = w.t.itemKey(w.put); err == nil && itemSize(w.put) > maxItemSize {
 			err = validation("Item size has exceeded the maximum allowed size")
 		}
-		return w, err
+		return err
 	}
-	if w.k, err = w.t.keyOf(keyAttrs); err != nil {
-		return nil, err
+	if w.k, err = w.t.keyOf(keyAttrs); err != nil || w.upd == nil {
+		return err
 	}
-	if w.upd != nil {
-		for _, p := range w.upd.paths() {
-			if slices.Contains(w.t.keyNames(), p) {
-				return nil, validationf("One or more parameter values were invalid: Cannot update attribute %s. This attribute is part of the key", p)
-			}
+	for _, p := range w.upd.paths() {
+		if slices.Contains(w.t.keyNames(), p) {
+			return validationf("One or more parameter values were invalid: Cannot update attribute %s. This attribute is part of the key", p)
 		}
 	}
-	return w, nil
+	return nil
 }
 
 // checkPlaceholders refuses empty placeholder maps, and placeholders where no expression could use
@@ -224,10 +224,13 @@ func (s *Server) putItem(body []byte) (any, *apiError) {
 		return nil, err
 	}
 	before, _, err := w.run()
-	if err != nil || in.ReturnValues != "ALL_OLD" {
-		return map[string]any{}, err
+	switch {
+	case err != nil:
+		return nil, err
+	case in.ReturnValues == "ALL_OLD":
+		return attributes(before), nil
 	}
-	return attributes(before), nil
+	return map[string]any{}, nil
 }
 
 func (s *Server) deleteItem(body []byte) (any, *apiError) {
@@ -255,10 +258,13 @@ func (s *Server) deleteItem(body []byte) (any, *apiError) {
 	}
 	w.del = true
 	before, _, err := w.run()
-	if err != nil || in.ReturnValues != "ALL_OLD" {
-		return map[string]any{}, err
+	switch {
+	case err != nil:
+		return nil, err
+	case in.ReturnValues == "ALL_OLD":
+		return attributes(before), nil
 	}
-	return attributes(before), nil
+	return map[string]any{}, nil
 }
 
 func (s *Server) updateItem(body []byte) (any, *apiError) {

@@ -23,7 +23,10 @@ const (
 // parseNumber reads a number as DynamoDB accepts it ("12", "-0.5", "1.5E3") and checks its
 // precision and range; the error is DynamoDB's message.
 func parseNumber(s string) (decimal, string) {
-	const invalid = "A value provided cannot be converted into a number"
+	if s == "" {
+		return decimal{}, "The parameter cannot be converted to a numeric value"
+	}
+	invalid := "The parameter cannot be converted to a numeric value: " + s
 	body, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
 	exp := 0
 	if hasExp {
@@ -92,8 +95,9 @@ func (a decimal) add(b decimal, sign int) (string, string) {
 	return text, ""
 }
 
-// String is the number without exponent, leading or trailing zeros, as DynamoDB writes the result
-// of arithmetic.
+// String is the number without exponent, sign of zero, leading or trailing zeros: how DynamoDB
+// writes back every number it stores ("Leading and trailing zeroes are trimmed", the Developer
+// Guide's data types) and the result of arithmetic.
 func (a decimal) String() string {
 	if a.mant.Sign() == 0 {
 		return "0"

@@ -54,29 +54,35 @@ func (s *Server) query(body []byte) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	items, lastKey := []item{}, item(nil)
-	scanned := 0
+	items, scanned, lastKey := t.page(pk, order, skCond, filter, in.Limit)
+	out := map[string]any{"Items": items, "Count": len(items), "ScannedCount": scanned}
+	if lastKey != nil {
+		out["LastEvaluatedKey"] = lastKey
+	}
+	return out, nil
+}
+
+// page reads the items of partition pk at the sort keys in order that meet skCond, at most limit of
+// them, and keeps those that pass the filter; lastKey is the last one read if limit stopped it.
+func (t *table) page(pk string, order []string, skCond, filter *cond, limit *int) (items []item, scanned int, lastKey item) {
+	items = []item{}
 	for _, sk := range order {
 		it := t.items[pk][sk]
 		if skCond != nil && !skCond.eval(it) {
 			continue
 		}
-		if in.Limit != nil && scanned == *in.Limit {
+		if limit != nil && scanned == *limit {
 			break
 		}
 		scanned++
 		if filter == nil || filter.eval(it) {
 			items = append(items, it)
 		}
-		if in.Limit != nil && scanned == *in.Limit {
+		if limit != nil && scanned == *limit {
 			lastKey = t.keyItem(key{pk, sk})
 		}
 	}
-	out := map[string]any{"Items": items, "Count": len(items), "ScannedCount": scanned}
-	if lastKey != nil {
-		out["LastEvaluatedKey"] = lastKey
-	}
-	return out, nil
+	return items, scanned, lastKey
 }
 
 // queryConditions reads the key condition (the partition's key, and the sort key's condition if

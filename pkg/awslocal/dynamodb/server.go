@@ -8,11 +8,13 @@
 // What it models of AWS: condition, key condition and filter expressions with comparisons,
 // BETWEEN, attribute_exists, attribute_not_exists, begins_with, AND, OR, NOT and parentheses over
 // top-level or map-member paths; #name and :value placeholders, each of which must be defined and
-// used; DynamoDB's reserved words; numbers compared and added as exact decimals; the 400 KB item
-// limit; ReturnValues and ReturnValuesOnConditionCheckFailure; all-or-nothing transactions with
-// their cancellation reasons; Query pages that end with a LastEvaluatedKey whenever Limit stopped
-// them. What it refuses, loudly, rather than answer unlike AWS: any other operation, request member
-// or expression feature (Scan, indexes, ProjectionExpression, ADD and DELETE, list indexes, ...).
+// used; DynamoDB's reserved words; numbers compared and added as exact decimals and written back
+// trimmed (007.50 as 7.5); the 400 KB item limit; ReturnValues and
+// ReturnValuesOnConditionCheckFailure; all-or-nothing transactions with their cancellation reasons
+// and ClientRequestToken idempotency; Query pages that end with a LastEvaluatedKey whenever Limit
+// stopped them. What it refuses, loudly, rather than answer unlike AWS: any other operation,
+// request member or expression feature (Scan, indexes, ProjectionExpression, ADD and DELETE, list
+// indexes, ...).
 package dynamodb
 
 import (
@@ -190,10 +192,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status, buf = http.StatusInternalServerError, *bytes.NewBufferString(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"encode the answer"}`)
+	b := []byte(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"the local DynamoDB could not encode its answer"}`)
+	if err := enc.Encode(v); err == nil {
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	} else {
+		status = http.StatusInternalServerError
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.0")
 	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))

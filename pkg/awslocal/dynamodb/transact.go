@@ -64,6 +64,19 @@ func (s *Server) transactWriteItems(body []byte) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	afters, err := outcomes(writes)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range writes {
+		w.t.set(w.k, afters[i])
+	}
+	s.remember(in.ClientRequestToken, in.TransactItems)
+	return map[string]any{}, nil
+}
+
+// outcomes is what each write would store, or the cancellation naming every write that cannot run.
+func outcomes(writes []*write) ([]item, *apiError) {
 	afters := make([]item, len(writes))
 	reasons := make([]reason, len(writes))
 	failed := false
@@ -83,11 +96,7 @@ func (s *Server) transactWriteItems(body []byte) (any, *apiError) {
 	if failed {
 		return nil, canceled(reasons)
 	}
-	for i, w := range writes {
-		w.t.set(w.k, afters[i])
-	}
-	s.remember(in.ClientRequestToken, in.TransactItems)
-	return map[string]any{}, nil
+	return afters, nil
 }
 
 // prepareTransaction checks every action before any runs: one action per item, each complete.

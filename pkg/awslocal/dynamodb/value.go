@@ -9,8 +9,9 @@ import (
 	"unicode/utf8"
 )
 
-// value is one AttributeValue as DynamoDB JSON carries it: a number keeps the text it was sent as
-// (and is compared by numeric value), a binary the bytes its base64 stood for. Values are never
+// value is one AttributeValue as DynamoDB JSON carries it: a number is kept as the text DynamoDB
+// answers for it (007.50 as 7.5, 1E2 as 100) and compared by numeric value, a binary as the bytes
+// its base64 stood for. Values are never
 // changed in place once stored, so items can share them.
 type value struct {
 	kind string           // S N B BOOL NULL L M SS NS BS
@@ -58,9 +59,11 @@ func (v *value) read(raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, &v.str); err != nil {
 			return bad(err)
 		}
-		if _, msg := parseNumber(v.str); msg != "" {
+		d, msg := parseNumber(v.str)
+		if msg != "" {
 			return validation(msg)
 		}
+		v.str = d.String()
 	case "B":
 		var b []byte // encoding/json reads standard base64 into []byte
 		if err := json.Unmarshal(raw, &b); err != nil {
@@ -114,9 +117,12 @@ func (v *value) readSet(raw json.RawMessage) error {
 	}
 	for i, e := range v.set {
 		if v.kind == "NS" {
-			if _, msg := parseNumber(e); msg != "" {
+			d, msg := parseNumber(e)
+			if msg != "" {
 				return validation(msg)
 			}
+			e = d.String()
+			v.set[i] = e
 		}
 		if slices.ContainsFunc(v.set[:i], func(x string) bool { return equal(v.member(x), v.member(e)) }) {
 			return validation(fmt.Sprintf("One or more parameter values were invalid: Input collection %s contains duplicates.", v.kind))

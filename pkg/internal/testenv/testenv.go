@@ -1,5 +1,5 @@
-// Package testenv finds and starts what tests need outside Go: the shared samples, moto_server, the
-// AWS CLI, the Lambda Runtime Interface Emulator. In CI (CI=true) a missing tool fails the test with
+// Package testenv finds and starts what tests need outside Go: the shared samples, moto_server,
+// dynalite, the AWS CLI, the Lambda Runtime Interface Emulator. In CI (CI=true) a missing tool fails the test with
 // a message saying how to install it; on a developer's machine it skips.
 package testenv
 
@@ -158,6 +158,74 @@ func startMoto(t testing.TB, bin string) (string, error) {
 			if !ok {
 				stop()
 				return "", fmt.Errorf("port %d answers, but not as moto (status %d)", port, resp.StatusCode)
+			}
+			t.Cleanup(stop)
+			return url, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return "", fmt.Errorf("did not answer on port %d within 30s", port)
+}
+
+// dynaliteInstall is how .ci/run installs dynalite, pinned, under the repository's .tools folder
+// (never its top level).
+const dynaliteInstall = "npm install --prefix .tools --no-audit --no-fund dynalite@4.0.0"
+
+// Dynalite starts dynalite (an in-memory DynamoDB on LevelDB's memdown, written against the real
+// service by people outside this project) on a free loopback port for the test's lifetime and
+// returns its URL. Its tables turn ACTIVE at once (--createTableMs 0, and likewise for delete and
+// update) instead of after dynalite's default half second, so a test that waits for ACTIVE waits
+// for one DescribeTable, as against the local server. It checks that what answers is a DynamoDB and
+// tries another port if dynalite could not bind the one picked.
+func Dynalite(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(RepoRoot(t), ".tools", "node_modules", ".bin", "dynalite")
+	if _, err := os.Stat(bin); err != nil {
+		Missing(t, "dynalite ("+bin+")", dynaliteInstall)
+	}
+	var last error
+	for range 3 {
+		url, err := startDynalite(t, bin)
+		if err == nil {
+			return url
+		}
+		last = err
+	}
+	t.Fatalf("dynalite: %v", last)
+	return ""
+}
+
+func startDynalite(t testing.TB, bin string) (string, error) {
+	port := FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	var out bytes.Buffer // dynalite logs only its address and failures; kept for the error
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return "", fmt.Errorf("start: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() { cancel(); <-exited }
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			cancel()
+			return "", fmt.Errorf("exited before answering on port %d (taken?): %s", port, strings.TrimSpace(out.String()))
+		default:
+		}
+		if resp, err := http.Get(url + "/"); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+			resp.Body.Close()
+			// DynamoDB, and dynalite after it, answers a GET with its health line.
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "healthy: dynamodb") {
+				stop()
+				return "", fmt.Errorf("port %d answers, but not as dynalite (status %d)", port, resp.StatusCode)
 			}
 			t.Cleanup(stop)
 			return url, nil
