@@ -19,7 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/rewind-sre/rewind/pkg/internal/text"
 )
 
 // Kind names the kind of resource a target is; each kind has its own rollback strategy.
@@ -172,22 +173,5 @@ func parseCloudFront(s, body string) (Target, error) {
 	return Target{Kind: KindCloudFront, APIID: dist, Stage: pattern, Fallback: origin}, nil
 }
 
-// quote bounds and escapes untrusted text before it goes into an error or a log line. A long s is
-// cut at a rune boundary at or before 64 bytes, so the excerpt never ends in half a character
-// (which %q would print as \x escapes of bytes s does not have on their own).
-func quote(s string) string {
-	const max = 64
-	if len(s) > max {
-		cut := max
-		// A rune is at most utf8.UTFMax bytes: back up at most that far to its first byte. Bytes
-		// that start no rune (invalid UTF-8) are cut where they are: %q escapes them either way.
-		for i := max; i > max-utf8.UTFMax && i > 0; i-- {
-			if utf8.RuneStart(s[i]) {
-				cut = i
-				break
-			}
-		}
-		return fmt.Sprintf("%q…(%d bytes)", s[:cut], len(s))
-	}
-	return fmt.Sprintf("%q", s)
-}
+// quote bounds and escapes untrusted text before it goes into an error or a log line.
+func quote(s string) string { return text.Quote(s, 64) }
