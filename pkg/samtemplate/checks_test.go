@@ -34,6 +34,9 @@ const (
 	// memoryTableARN is the one resource a DynamoDB action may name: !GetAtt MemoryTable.Arn, as
 	// render() writes it.
 	memoryTableARN = "${" + memoryTableID + ".Arn}"
+	// functionARN is Rewind's own function, the one resource lambda:InvokeFunction may name (the chat
+	// channels' role invokes it).
+	functionARN = "${" + functionID + ".Arn}"
 	// alarmARNPrefix is what the AlarmTopic policy's aws:SourceArn must start with.
 	alarmARNPrefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
 )
@@ -224,6 +227,14 @@ func strs(v any) []string {
 	return out
 }
 
+func anyMap[V any](m map[string]V) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -263,8 +274,10 @@ var managedAllowed = map[string]bool{"AWSLambdaBasicExecutionRole": true}
 
 // iamStatements collects every identity-policy statement the template grants: SAM function (and
 // state machine) Policies, inline policies of AWS::IAM::Role/User/Group and every AWS::IAM::*
-// resource with a PolicyDocument. Managed policies and SAM policy templates are opaque: they are
-// problems unless allow-listed.
+// resource with a PolicyDocument (an AWS::IAM::ManagedPolicy among them). Managed policies from
+// outside the template and SAM policy templates are opaque: they are problems unless allow-listed.
+// A ManagedPolicyArns entry that is !Ref of the template's own AWS::IAM::ManagedPolicy is fine: its
+// statements are collected as that resource's.
 func iamStatements(t *Template) ([]statement, problems) {
 	var out []statement
 	var ps problems
@@ -309,6 +322,9 @@ func iamStatements(t *Template) ([]statement, problems) {
 				out = append(out, docValueStatements(where, pm["PolicyDocument"], &ps)...)
 			}
 			for _, arn := range strs(r.Properties["ManagedPolicyArns"]) {
+				if own, ok := t.Resources[strings.TrimSuffix(strings.TrimPrefix(arn, "${"), "}")]; ok && own.Type == "AWS::IAM::ManagedPolicy" {
+					continue
+				}
 				if !managedAllowed[path.Base(arn)] {
 					ps.add(name+" ManagedPolicyArns", "managed policy %q: write the statements inline so they can be checked", arn)
 				}
@@ -381,14 +397,15 @@ func isWrite(action string) bool {
 	return true
 }
 
-// writeScopes: the only write actions of these services Rewind's role may hold, and the only
-// resources they may name (a write is any action that is not a read, including any wildcard).
+// writeScopes: the only write actions of these services the template may grant, and for each the
+// only resources it may name (a write is any action that is not a read, including any wildcard).
 // API Gateway is checked by its HTTP verbs below. dynamodb:Query only reads, but its verb is none of
 // readVerbs, and this check fails closed on a verb it does not know: so it is listed as a write.
-var writeScopes = map[string]struct{ actions, resources []string }{
-	"lambda":     {[]string{"lambda:UpdateAlias"}, []string{aliasARN}},
-	"cloudfront": {[]string{"cloudfront:UpdateDistribution"}, []string{distributionARN}},
-	"dynamodb":   {[]string{"dynamodb:PutItem", "dynamodb:Query"}, []string{memoryTableARN}},
+// lambda:InvokeFunction is the chat channels' (see chat_test.go), on Rewind's own function only.
+var writeScopes = map[string]map[string][]string{
+	"lambda":     {"lambda:UpdateAlias": {aliasARN}, "lambda:InvokeFunction": {functionARN}},
+	"cloudfront": {"cloudfront:UpdateDistribution": {distributionARN}},
+	"dynamodb":   {"dynamodb:PutItem": {memoryTableARN}, "dynamodb:Query": {memoryTableARN}},
 }
 
 // checkIAM: no wildcard actions (so no "*" and no "service:*"), no NotAction/NotResource grants,
@@ -435,12 +452,24 @@ func checkIAM(t *Template) []problem {
 			}
 			service, _, _ := strings.Cut(strings.ToLower(a), ":")
 			if scope, scoped := writeScopes[service]; scoped && isWrite(a) {
-				if !slices.ContainsFunc(scope.actions, func(w string) bool { return strings.EqualFold(w, a) }) {
-					ps.add(s.where, "write action %s: the only %s writes Rewind needs are %s", a, service, strings.Join(scope.actions, ", "))
+				allowed, known := []string(nil), false
+				for w, rs := range scope {
+					if strings.EqualFold(w, a) {
+						allowed, known = rs, true
+					}
+				}
+				if !known {
+					ps.add(s.where, "write action %s: the only %s writes Rewind needs are %s", a, service, strings.Join(sortedKeys(anyMap(scope)), ", "))
+					// Unknown: hold it to every resource a known write of the service may name.
+					for _, rs := range scope {
+						allowed = append(allowed, rs...)
+					}
+					slices.Sort(allowed)
+					allowed = slices.Compact(allowed)
 				}
 				for _, r := range resources {
-					if !slices.Contains(scope.resources, r) {
-						ps.add(s.where, "%s on %q: %s writes may only name %s", a, r, service, strings.Join(scope.resources, " or "))
+					if !slices.Contains(allowed, r) {
+						ps.add(s.where, "%s on %q: %s writes may only name %s", a, r, service, strings.Join(allowed, " or "))
 					}
 				}
 			}

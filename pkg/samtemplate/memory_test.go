@@ -188,6 +188,9 @@ func checkMemoryTable(t *Template) []problem {
 	if v, _ := dig(p, "SSESpecification", "SSEEnabled"); !isTrue(v) {
 		ps.add(w, "SSESpecification.SSEEnabled %v: want true", v)
 	}
+	if v := p["DeletionProtectionEnabled"]; !isTrue(v) {
+		ps.add(w, "DeletionProtectionEnabled %v: want true (a DeleteTable outside CloudFormation must be refused)", v)
+	}
 	if v, _ := dig(p, "TimeToLiveSpecification", "AttributeName"); v != "expiresAt" {
 		ps.add(w, "TimeToLiveSpecification.AttributeName %v: want expiresAt (the attribute the code sets on audit entries)", v)
 	}
@@ -240,6 +243,8 @@ func memoryTableMutations() []mutation {
 			edits: [][2]string{{pitr, ""}}},
 		{name: "PITR only in one branch", check: checkMemoryTable, want: "PointInTimeRecoveryEnabled map[Fn::If",
 			edits: [][2]string{{pitr, strings.Replace(pitr, "true", "!If [HasFallback, true, false]", 1)}}},
+		{name: "deletable from outside", check: checkMemoryTable, want: "DeletionProtectionEnabled <nil>",
+			edits: [][2]string{{"      DeletionProtectionEnabled: true\n", ""}}},
 		{name: "SSE off", check: checkMemoryTable, want: "SSEEnabled false",
 			edits: [][2]string{{"        SSEEnabled: true\n", "        SSEEnabled: false\n"}}},
 		{name: "TTL on another attribute", check: checkMemoryTable, want: "AttributeName ttl",

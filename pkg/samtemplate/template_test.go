@@ -411,39 +411,44 @@ func TestChecksReportBrokenTemplates(t *testing.T) {
 	}
 	for group, ms := range groups {
 		for _, m := range ms {
-			t.Run(group+"/"+m.name, func(t *testing.T) {
-				text := string(orig)
-				for _, e := range m.edits {
-					if n := strings.Count(text, e[0]); n != 1 {
-						t.Fatalf("mutation out of date: %q occurs %d times in the template, want 1", e[0], n)
-					}
-					text = strings.Replace(text, e[0], e[1], 1)
-				}
-				if text == string(orig) {
-					t.Fatal("mutation changed nothing")
-				}
-				p := filepath.Join(t.TempDir(), "template.yaml")
-				if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				tpl, err := Load(p)
-				if err != nil {
-					t.Fatalf("load mutated template: %v", err)
-				}
-				ps := m.check(tpl)
-				if m.want == "" {
-					report(t, ps)
-					return
-				}
-				for _, p := range ps {
-					if strings.Contains(p.String(), m.want) {
-						return
-					}
-				}
-				t.Errorf("check did not report %q; it reported %d problem(s): %v", m.want, len(ps), ps)
-			})
+			t.Run(group+"/"+m.name, func(t *testing.T) { runMutation(t, orig, m) })
 		}
 	}
+}
+
+// runMutation applies m's edits to the template text orig, loads the result and runs m's check on it:
+// it must report m.want (or, with want "", nothing).
+func runMutation(t *testing.T, orig []byte, m mutation) {
+	t.Helper()
+	text := string(orig)
+	for _, e := range m.edits {
+		if n := strings.Count(text, e[0]); n != 1 {
+			t.Fatalf("mutation out of date: %q occurs %d times in the template, want 1", e[0], n)
+		}
+		text = strings.Replace(text, e[0], e[1], 1)
+	}
+	if text == string(orig) {
+		t.Fatal("mutation changed nothing")
+	}
+	p := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := Load(p)
+	if err != nil {
+		t.Fatalf("load mutated template: %v", err)
+	}
+	ps := m.check(tpl)
+	if m.want == "" {
+		report(t, ps)
+		return
+	}
+	for _, p := range ps {
+		if strings.Contains(p.String(), m.want) {
+			return
+		}
+	}
+	t.Errorf("check did not report %q; it reported %d problem(s): %v", m.want, len(ps), ps)
 }
 
 // ---- the loader ----
