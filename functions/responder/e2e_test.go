@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/demo/rie"
 )
 
@@ -52,18 +54,35 @@ func rieBinary(t *testing.T) string {
 	return p
 }
 
-// e2eGateway is the local API Gateway with the seed's API: deployment legacy proxies to EC2, lambda is
-// newer and live on stage service. Its account is the emulator's, so the function is "in" it.
+// e2eGateway is the local API Gateway with the seed's API (deployment legacy proxies to EC2, lambda
+// is newer and live on stage service) and, behind the same endpoint, the local DynamoDB holding
+// Rewind's memory table. Its account is the emulator's, so the function is "in" it. front, when set,
+// sees every request first (a test's gate).
 type e2eGateway struct {
 	gw                    *apigwlocal.Server
+	ddb                   *ddblocal.Server
 	url, apiID            string
 	legacy, lambdaRelease string
+	front                 func(w http.ResponseWriter, r *http.Request, next http.Handler)
 }
+
+// e2eTable is the memory table's name in the end-to-end tests.
+const e2eTable = "rewind-e2e-memory"
 
 func newE2EGateway(t *testing.T) *e2eGateway {
 	t.Helper()
 	gw := apigwlocal.New(apigwlocal.Options{Region: rie.Region, AccountID: rie.AccountID})
-	srv := httptest.NewServer(gw)
+	ddb := ddblocal.New(ddblocal.Options{})
+	ddb.CreateTable(e2eTable)
+	g := &e2eGateway{gw: gw, ddb: ddb}
+	both := ddb.Front(gw)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.front != nil {
+			g.front(w, r, both)
+			return
+		}
+		both.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	now := time.Now()
 	api := gw.CreateRestAPI("luna-api")
@@ -78,7 +97,8 @@ func newE2EGateway(t *testing.T) *e2eGateway {
 	if err := gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: "service", DeploymentID: lambda.ID}); err != nil {
 		t.Fatal(err)
 	}
-	return &e2eGateway{gw: gw, url: srv.URL, apiID: api.ID, legacy: legacy.ID, lambdaRelease: lambda.ID}
+	g.url, g.apiID, g.legacy, g.lambdaRelease = srv.URL, api.ID, legacy.ID, lambda.ID
+	return g
 }
 
 func (g *e2eGateway) live(t *testing.T) string {
@@ -90,15 +110,27 @@ func (g *e2eGateway) live(t *testing.T) string {
 	return st.DeploymentID
 }
 
+// endpoints is the function environment that sends its API Gateway and DynamoDB clients to g.
+func (g *e2eGateway) endpoints() []string {
+	return []string{"AWS_ENDPOINT_URL_API_GATEWAY=" + g.url, "AWS_ENDPOINT_URL_DYNAMODB=" + g.url, "MEMORY_TABLE=" + e2eTable}
+}
+
 // function starts the bootstrap under the emulator with env, and stops it (checking that nothing
 // is left) when the test ends.
 func startFunction(t *testing.T, bin string, env ...string) *rie.Function {
+	t.Helper()
+	return startFunctionWith(t, rie.Config{Bootstrap: bin}, env...)
+}
+
+// startFunctionWith is startFunction with the emulator's other settings (the function timeout).
+func startFunctionWith(t *testing.T, cfg rie.Config, env ...string) *rie.Function {
 	t.Helper()
 	tmp := t.TempDir()
 	env = append(env, "AWS_REGION="+rie.Region, "AWS_ACCESS_KEY_ID=e2e", "AWS_SECRET_ACCESS_KEY=e2e",
 		"AWS_ENDPOINT_URL=http://127.0.0.1:1", "AWS_EC2_METADATA_DISABLED=true", "HOME="+tmp,
 		"AWS_CONFIG_FILE="+filepath.Join(tmp, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(tmp, "none"))
-	fn, err := rie.Start(context.Background(), rie.Config{Emulator: rieBinary(t), Bootstrap: bin, Env: env})
+	cfg.Emulator, cfg.Env = rieBinary(t), env
+	fn, err := rie.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +223,7 @@ func decodeAnswer(t *testing.T, answer []byte) e2eAnswer {
 func testUnderEmulatorWithAWSCLI(t *testing.T, bin string) {
 	g := newE2EGateway(t)
 	aws := newAWSCLI(t)
-	fn := startFunction(t, bin, "TARGETS="+g.apiID+"/service", "AWS_ENDPOINT_URL_API_GATEWAY="+g.url)
+	fn := startFunction(t, bin, append(g.endpoints(), "TARGETS="+g.apiID+"/service")...)
 	target := g.apiID + "/service"
 
 	t.Run("status", func(t *testing.T) {
@@ -275,6 +307,11 @@ func testUnderEmulatorWithAWSCLI(t *testing.T, bin string) {
 		if s := decodeAnswer(t, resp.Body); resp.Failed() || s.Current != g.legacy || len(s.KnownBad) != 1 || s.KnownBad[0] != g.lambdaRelease {
 			t.Fatalf("status after the rollback %s", resp.Body)
 		}
+		// Each decision is also a metric: one Embedded Metric Format line of its own on stdout, which
+		// CloudWatch Logs extracts into the Rewind namespace.
+		if !emfLine(fn.Logs(), "rolled-back") {
+			t.Errorf("no EMF record of the rollback on the function's stdout:\n%s", fn.Logs())
+		}
 	})
 }
 
@@ -283,7 +320,7 @@ func testUnderEmulatorWithAWSCLI(t *testing.T, bin string) {
 func testInitFailureNamesTARGETS(t *testing.T, bin string) {
 	g := newE2EGateway(t)
 	aws := newAWSCLI(t)
-	fn := startFunction(t, bin, "AWS_ENDPOINT_URL_API_GATEWAY="+g.url)
+	fn := startFunction(t, bin, g.endpoints()...)
 	outfile := filepath.Join(t.TempDir(), "answer.json")
 	stdout, stderr, err := aws.run(t, "lambda", "invoke", "--endpoint-url", fn.Endpoint(), "--function-name", fn.FunctionName(),
 		"--cli-binary-format", "raw-in-base64-out", "--payload", `{"action":"status"}`, outfile)
@@ -311,4 +348,22 @@ func testInitFailureNamesTARGETS(t *testing.T, bin string) {
 	if n := g.gw.CallCount(""); n != 0 {
 		t.Errorf("a function that failed init made %d API Gateway calls", n)
 	}
+}
+
+// emfLine reports whether logs hold a whole-line EMF record in namespace Rewind for outcome.
+func emfLine(logs, outcome string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct {
+			AWS struct {
+				Timestamp         int64
+				CloudWatchMetrics []struct{ Namespace string }
+			} `json:"_aws"`
+			Outcome string
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.AWS.Timestamp > 0 && len(rec.AWS.CloudWatchMetrics) == 1 &&
+			rec.AWS.CloudWatchMetrics[0].Namespace == "Rewind" && rec.Outcome == outcome {
+			return true
+		}
+	}
+	return false
 }

@@ -36,7 +36,7 @@ func main() {
 	if err != nil {
 		fail("AWS configuration", err)
 	}
-	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: log, FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")})
+	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: log, FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), Metrics: os.Stdout})
 	if err != nil {
 		fail("configuration", err)
 	}

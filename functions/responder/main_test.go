@@ -20,6 +20,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
+	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
@@ -34,6 +35,7 @@ var t0 = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 // world is one local AWS behind one endpoint, as AWS_ENDPOINT_URL would give every client: the REST
 // and HTTP API Gateways, Lambda and CloudFront, each holding one thing the seed's team might protect.
 type world struct {
+	ddb     *ddblocal.Server // Rewind's memory table, e2eTable
 	rest    *apigwlocal.Server
 	v2      *apigwv2.Server
 	lam     *lambdalocal.Server
@@ -55,7 +57,9 @@ func newWorld(t *testing.T) *world {
 	mux.Handle("/v2/", w.v2)
 	mux.Handle("/2015-03-31/", w.lam)
 	mux.Handle("/2020-05-31/", w.cf)
-	srv := httptest.NewServer(mux)
+	w.ddb = ddblocal.New(ddblocal.Options{Now: clock})
+	w.ddb.CreateTable(e2eTable)
+	srv := httptest.NewServer(w.ddb.Front(mux))
 	t.Cleanup(srv.Close)
 	w.url = srv.URL
 
@@ -95,7 +99,7 @@ func must(t *testing.T, err error) {
 // handler wires Rewind exactly as main does, over real SDK clients pointed at the world.
 func (w *world) handler(t *testing.T, targets string) *responder.Handler {
 	t.Helper()
-	env := map[string]string{config.EnvTargets: targets}
+	env := map[string]string{config.EnvTargets: targets, config.EnvMemoryTable: e2eTable}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	must(t, err)
 	region := "us-east-1"

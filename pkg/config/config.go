@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rewind-sre/rewind/pkg/internal/ascii"
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -53,6 +54,8 @@ type Config struct {
 	LogLevel        slog.Level
 	NotifyTopicARN  string // where each decision is published; empty: nowhere
 	MaxAutoPerHour  int    // loop guard: automatic rollbacks per target per hour before Rewind refuses
+	MemoryTable     string // the DynamoDB table holding Rewind's memory of every target
+	AuditRetention  time.Duration
 	// Region is the region the clients call: AWS_REGION here, and main sets it from the aws.Config the
 	// SDK loaded. Alarms of regional resources from another region are not Rewind's to act on.
 	Region string
@@ -67,6 +70,7 @@ var (
 	lowerDash   = ascii.NewSet("a-z-")
 	regionChars = ascii.NewSet("a-z0-9-")
 	topicChars  = ascii.NewSet("A-Za-z0-9_-")
+	tableChars  = ascii.NewSet("A-Za-z0-9_.-")
 )
 
 // validAccount is ^[0-9]{12}$.
@@ -85,62 +89,82 @@ func validTopicARN(s string) bool {
 		validAccount(account) && topicChars.Span(name, 1, 256)
 }
 
-// FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests).
+// FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests). Every problem
+// is reported, together (errors.Join), so one failed deploy says everything there is to fix.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{Region: strings.TrimSpace(getenv("AWS_REGION"))}
-	raw := strings.TrimSpace(getenv(EnvTargets))
-	if raw == "" {
-		return c, fmt.Errorf("%s is required: a comma-separated list of the targets Rewind may act on, each %s", EnvTargets, target.Grammar)
-	}
-	targets, err := target.ParseList(raw)
-	if err != nil {
-		if errors.Is(err, target.ErrMalformed) || errors.Is(err, target.ErrUnknownKind) {
-			return c, fmt.Errorf("%s: %w; a target is %s", EnvTargets, err, target.Grammar)
-		}
-		return c, fmt.Errorf("%s: %w", EnvTargets, err)
-	}
-	c.Targets = targets
+	c := Config{Region: strings.TrimSpace(getenv("AWS_REGION")), MaxAutoPerHour: 3, AuditRetention: 400 * 24 * time.Hour}
+	var errs []error
+	problem := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
+	switch raw := strings.TrimSpace(getenv(EnvTargets)); {
+	case raw == "":
+		problem("%s is required: a comma-separated list of the targets Rewind may act on, each %s", EnvTargets, target.Grammar)
+	default:
+		targets, err := target.ParseList(raw)
+		switch {
+		case errors.Is(err, target.ErrMalformed) || errors.Is(err, target.ErrUnknownKind):
+			problem("%s: %w; a target is %s", EnvTargets, err, target.Grammar)
+		case err != nil:
+			problem("%s: %w", EnvTargets, err)
+		}
+		c.Targets = targets
+	}
 	if v := strings.TrimSpace(getenv(EnvDryRun)); v != "" {
 		switch strings.ToLower(v) {
 		case "true":
 			c.DryRun = true
 		case "false":
 		default:
-			return c, fmt.Errorf("%s: %q is not true or false", EnvDryRun, v)
+			problem("%s: %q is not true or false", EnvDryRun, v)
 		}
 	}
-	if c.AlarmTargets, err = target.ParseMappings(getenv(EnvAlarmTargets), c.Targets); err != nil {
-		return c, fmt.Errorf("%s: %w", EnvAlarmTargets, err)
+	if c.Targets != nil {
+		var err error
+		if c.AlarmTargets, err = target.ParseMappings(getenv(EnvAlarmTargets), c.Targets); err != nil {
+			problem("%s: %w", EnvAlarmTargets, err)
+		}
 	}
 	for _, a := range strings.Split(getenv(EnvAllowedAccounts), ",") {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
+		switch a = strings.TrimSpace(a); {
+		case a == "":
+		case !validAccount(a):
+			problem("%s: %q is not a 12-digit AWS account id", EnvAllowedAccounts, a)
+		default:
+			c.AllowedAccounts = append(c.AllowedAccounts, a)
 		}
-		if !validAccount(a) {
-			return c, fmt.Errorf("%s: %q is not a 12-digit AWS account id", EnvAllowedAccounts, a)
-		}
-		c.AllowedAccounts = append(c.AllowedAccounts, a)
 	}
 	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			return c, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v)
+			problem("%s: %q is not debug, info, warn or error", EnvLogLevel, v)
 		}
 	}
-	c.MaxAutoPerHour = 3
 	if v := strings.TrimSpace(getenv(EnvMaxAutoPerHour)); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			return c, fmt.Errorf("%s: %q is not a whole number from 1 to 100", EnvMaxAutoPerHour, v)
+			problem("%s: %q is not a whole number from 1 to 100", EnvMaxAutoPerHour, v)
 		}
 		c.MaxAutoPerHour = n
 	}
+	switch v := strings.TrimSpace(getenv(EnvMemoryTable)); {
+	case v == "":
+		problem("%s is required: the name of the DynamoDB table Rewind keeps its memory in (the template's MemoryTable)", EnvMemoryTable)
+	case !tableChars.Span(v, 3, 255):
+		problem("%s: %q is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)", EnvMemoryTable, v)
+	default:
+		c.MemoryTable = v
+	}
+	if v := strings.TrimSpace(getenv(EnvAuditRetentionDays)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			problem("%s: %q is not a whole number of days from 1 to 3650", EnvAuditRetentionDays, v)
+		}
+		c.AuditRetention = time.Duration(n) * 24 * time.Hour
+	}
 	if v := strings.TrimSpace(getenv(EnvNotifyTopicARN)); v != "" {
 		if !validTopicARN(v) {
-			return c, fmt.Errorf("%s: %q is not an SNS topic ARN", EnvNotifyTopicARN, v)
+			problem("%s: %q is not an SNS topic ARN", EnvNotifyTopicARN, v)
 		}
 		c.NotifyTopicARN = v
 	}
-	return c, nil
+	return c, errors.Join(errs...)
 }

@@ -4,18 +4,21 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestFromEnv(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
-		EnvTargets:         " a1b2c3d4e5/prod , zz99/dev@legacy1",
-		EnvDryRun:          "TRUE",
-		EnvAlarmTargets:    "lambda-*-errors=a1b2c3d4e5/prod,latency=zz99/dev",
-		EnvAllowedAccounts: "111122223333",
-		EnvLogLevel:        "debug",
-		EnvNotifyTopicARN:  "arn:aws:sns:ap-northeast-1:111122223333:rewind-notify",
+		EnvTargets:            " a1b2c3d4e5/prod , zz99/dev@legacy1",
+		EnvDryRun:             "TRUE",
+		EnvAlarmTargets:       "lambda-*-errors=a1b2c3d4e5/prod,latency=zz99/dev",
+		EnvAllowedAccounts:    "111122223333",
+		EnvLogLevel:           "debug",
+		EnvNotifyTopicARN:     "arn:aws:sns:ap-northeast-1:111122223333:rewind-notify",
+		EnvMemoryTable:        "rewind-MemoryTable-1A2B3C",
+		EnvAuditRetentionDays: "30",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +26,28 @@ func TestFromEnv(t *testing.T) {
 	if len(c.Targets) != 2 || c.Targets[1].Fallback != "legacy1" || !c.DryRun || c.LogLevel != slog.LevelDebug ||
 		len(c.AlarmTargets) != 2 || c.AlarmTargets[1].Target.Fallback != "legacy1" || c.AllowedAccounts[0] != "111122223333" {
 		t.Errorf("config = %+v", c)
+	}
+	if c.MemoryTable != "rewind-MemoryTable-1A2B3C" || c.AuditRetention != 30*24*time.Hour {
+		t.Errorf("memory table %q, retention %s", c.MemoryTable, c.AuditRetention)
+	}
+	d, err := FromEnv(env(map[string]string{EnvTargets: "a1b2c3d4e5/prod", EnvMemoryTable: "rewind"}))
+	if err != nil || d.AuditRetention != 400*24*time.Hour || d.MaxAutoPerHour != 3 {
+		t.Errorf("defaults: retention %s, guard %d, %v", d.AuditRetention, d.MaxAutoPerHour, err)
+	}
+}
+
+// Every problem is reported at once, each naming its variable: one failed deploy says all there is
+// to fix.
+func TestFromEnvReportsEveryProblemTogether(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{EnvTargets: "a1b2c3d4e5", EnvDryRun: "yes", EnvLogLevel: "loud",
+		EnvMaxAutoPerHour: "0", EnvAuditRetentionDays: "9999", EnvNotifyTopicARN: "x"}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, v := range []string{EnvTargets, EnvDryRun, EnvLogLevel, EnvMaxAutoPerHour, EnvMemoryTable + " is required", EnvAuditRetentionDays, EnvNotifyTopicARN} {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("%v\ndoes not name %s", err, v)
+		}
 	}
 }
 
@@ -46,6 +71,11 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"bad account", map[string]string{EnvTargets: ok, EnvAllowedAccounts: "1234"}, "ALLOWED_ACCOUNTS"},
 		{"bad level", map[string]string{EnvTargets: ok, EnvLogLevel: "loud"}, "LOG_LEVEL"},
 		{"bad topic", map[string]string{EnvTargets: ok, EnvNotifyTopicARN: "arn:aws:sqs:us-east-1:111122223333:q"}, "NOTIFY_TOPIC_ARN"},
+		{"missing table", map[string]string{EnvTargets: ok}, "MEMORY_TABLE is required"},
+		{"bad table", map[string]string{EnvTargets: ok, EnvMemoryTable: "a/b"}, "MEMORY_TABLE"},
+		{"short table", map[string]string{EnvTargets: ok, EnvMemoryTable: "ab"}, "MEMORY_TABLE"},
+		{"retention zero", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvAuditRetentionDays: "0"}, "AUDIT_RETENTION_DAYS"},
+		{"retention words", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvAuditRetentionDays: "a year"}, "AUDIT_RETENTION_DAYS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,9 +8,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/memory"
 	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
@@ -35,11 +37,15 @@ type Options struct {
 	// Guard replaces the loop guard MAX_AUTO_ROLLBACKS_PER_HOUR sets (the bench lifts it to roll one
 	// stage back as often as it measures).
 	Guard *rollback.Guard
+	// Metrics receives one CloudWatch Embedded Metric Format line per result: Lambda's stdout in
+	// main; nil discards.
+	Metrics io.Writer
 }
 
-// Build wires the handler the one way production, tests and benchmarks share: an engine (and its
-// client) for each kind of target TARGETS names, the name cache over the REST client, the notifier.
-// A kind this bootstrap cannot move is an error naming the target.
+// Build wires the handler the one way production, tests and benchmarks share: Rewind's memory over
+// the DynamoDB client, an engine (and its client) for each kind of target TARGETS names, the name
+// cache over the REST client, the notifier. A kind this bootstrap cannot move is an error naming the
+// target.
 func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 	if awsCfg.Region != "" {
 		cfg.Region = awsCfg.Region // where the clients actually go, however the SDK found it
@@ -48,7 +54,12 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 	if o.Guard != nil {
 		guard = *o.Guard
 	}
-	opts := rollback.Options{DryRun: cfg.DryRun, Guard: guard, Now: o.Now}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	store := memory.New(dynamodb.NewFromConfig(awsCfg), cfg.MemoryTable, cfg.AuditRetention)
+	opts := rollback.Options{DryRun: cfg.DryRun, Guard: guard, Now: o.Now, Log: log}
 	engines := Engines{}
 	var apigw *apigateway.Client
 	for _, t := range cfg.Targets {
@@ -64,7 +75,7 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		} else {
 			return nil, fmt.Errorf("%s: target %s: no strategy for kind %q in this bootstrap%s", config.EnvTargets, t, t.Kind, buildNote)
 		}
-		engines[t.Kind] = rollback.NewEngine(s, opts)
+		engines[t.Kind] = rollback.NewEngine(s, store, opts)
 	}
 	var names *target.NameCache
 	if apigw != nil {
@@ -78,9 +89,13 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 	if notifier == nil && cfg.NotifyTopicARN != "" {
 		notifier = notify.New(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN, o.FunctionName)
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h, err := New(cfg, engines, target.NewResolver(cfg.Targets, cfg.AlarmTargets, names), notifier, log)
+	if err != nil {
+		return nil, err
 	}
-	return New(cfg, engines, target.NewResolver(cfg.Targets, cfg.AlarmTargets, names), notifier, log)
+	h.function = o.FunctionName
+	if o.Metrics != nil {
+		h.metrics = o.Metrics
+	}
+	return h, nil
 }

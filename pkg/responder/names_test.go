@@ -42,7 +42,7 @@ func TestExpiredNameIsLookedUpAlongsideTheReads(t *testing.T) {
 				sequential.Store(true) // the reads waited for the lookup: answer it so the test can end
 			}
 		}
-		w.gw.ServeHTTP(rw, r)
+		w.ddb.Front(w.gw).ServeHTTP(rw, r)
 	}))
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
@@ -38,7 +40,7 @@ func (n *recordingNotifier) Notify(_ context.Context, r rollback.Result) error {
 func notifyingHandler(t *testing.T, w *world, n responder.Notifier, env map[string]string) *responder.Handler {
 	t.Helper()
 	env[config.EnvTargets] = w.apiID + "/service"
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	cfg, err := config.FromEnv(withTable(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +100,63 @@ func TestNotifyFailureNeverFailsOrUndoesTheRollback(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), "notify failed") {
 		t.Error("the failed notification is not logged")
+	}
+}
+
+// TestADryRunStaysQuiet: with DRY_RUN=true, the scheduled observe repeated twelve times notifies
+// nothing, and an alarm delivered twice notifies its plan once; the plan uses the timeline the
+// schedule kept (the demo's shape: d2 observed live, d3 released, the alarm plans d3 -> d2 by the
+// timeline); no write ever reaches the stage.
+func TestADryRunStaysQuiet(t *testing.T) {
+	r := newRig(t, scheduleStart)
+	api := r.gw.CreateRestAPI("shop")
+	for i := 1; i <= 3; i++ {
+		if _, err := r.gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{ID: fmt.Sprintf("d%d", i),
+			CreatedDate: scheduleStart.Add(time.Duration(i-4) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: "d2"}); err != nil {
+		t.Fatal(err)
+	}
+	n := &recordingNotifier{}
+	h := r.instance(t, map[string]string{config.EnvTargets: api.ID + "/prod", config.EnvDryRun: "true"}, "dry", responder.Options{Notifier: n})
+	tick := func() {
+		t.Helper()
+		r.clock.Advance(5 * time.Minute)
+		if _, err := invoke(h, scheduleTick(r.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 12 {
+		tick()
+	}
+	if len(n.got) != 0 {
+		t.Fatalf("the schedule's observes notified %d times: %+v", len(n.got), n.got)
+	}
+	if err := r.gw.SetDeploymentID(api.ID, "prod", "d3"); err != nil { // a release: d3 goes live
+		t.Fatal(err)
+	}
+	tick()
+	r.clock.Advance(time.Minute)
+	alarm := alarmDef{name: "shop-5xx", state: "ALARM", at: r.clock.Now().Add(-time.Second), apiName: "shop", stage: "prod"}.payload(viaSNS)
+	for range 2 {
+		out, err := invoke(h, alarm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := resultsOf(out)[0]; res.Outcome != rollback.OutcomePlanned || res.Code != rollback.CodeRolledBack || res.From != "d3" || res.To != "d2" || res.Rule != rollback.RuleTimeline {
+			t.Fatalf("dry-run alarm: %s/%s %s -> %s by %q; want planned/rolled-back d3 -> d2 by the timeline", res.Outcome, res.Code, res.From, res.To, res.Rule)
+		}
+	}
+	tick()
+	if len(n.got) != 1 || n.got[0].Outcome != rollback.OutcomePlanned || !n.got[0].DryRun || n.got[0].Rule != rollback.RuleTimeline {
+		t.Errorf("notified %d times (%+v), want the plan once", len(n.got), n.got)
+	}
+	if w := r.rec.stageWrites(); len(w) != 0 || r.gw.Writes() != 0 {
+		t.Errorf("the dry run sent %d writes to the stage", len(w))
+	}
+	if st, _ := r.gw.Stage(api.ID, "prod"); st.DeploymentID != "d3" {
+		t.Errorf("stage serves %s, want d3 untouched", st.DeploymentID)
 	}
 }

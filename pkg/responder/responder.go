@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -16,7 +17,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/emf"
 	"github.com/rewind-sre/rewind/pkg/event"
+	"github.com/rewind-sre/rewind/pkg/internal/text"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
@@ -33,6 +36,8 @@ type Handler struct {
 	resolver *target.Resolver
 	notifier Notifier
 	log      *slog.Logger
+	metrics  io.Writer // one CloudWatch Embedded Metric Format line per result (Lambda's stdout)
+	function string    // this function's name: alarms about Rewind itself are never Rewind's to act on
 }
 
 // Engines holds one engine per kind of target (each over its own strategy).
@@ -46,7 +51,7 @@ func New(cfg config.Config, engines Engines, resolver *target.Resolver, notifier
 			return nil, fmt.Errorf("target %s: no strategy for kind %q", t, t.Kind)
 		}
 	}
-	return &Handler{cfg: cfg, engines: engines, resolver: resolver, notifier: notifier, log: log}, nil
+	return &Handler{cfg: cfg, engines: engines, resolver: resolver, notifier: notifier, log: log, metrics: io.Discard}, nil
 }
 
 // do runs one request on the engine for the target's kind.
@@ -116,6 +121,8 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	failed := false
 	for _, r := range results {
 		h.logResult(ctx, r)
+		// Its own line, never inside a slog record: CloudWatch extracts EMF from whole stdout lines.
+		_, _ = h.metrics.Write(emf.Record(r, time.Now()))
 		failed = failed || r.Failed()
 	}
 	if failed {
@@ -171,8 +178,12 @@ func (h *Handler) observeAll(ctx context.Context, dryRun bool, by rollback.By) [
 	return rs
 }
 
-// notifiable: decisions that change something, fail, or plan a change; not the routine rest.
+// notifiable: decisions that change something, fail, or plan a change (once: not a plan already
+// reported); not the routine rest.
 func notifiable(r rollback.Result) bool {
+	if r.Quiet {
+		return false
+	}
 	switch r.Outcome {
 	case rollback.OutcomeRolledBack, rollback.OutcomeDeployed, rollback.OutcomeFailed, rollback.OutcomePlanned:
 		return true
@@ -184,6 +195,11 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 	r := rollback.Result{Action: rollback.ActionRollback, Alarm: a.Name, AlarmState: string(a.State), Incident: a.IncidentKey()}
 	if why := h.foreign(ctx, a); why != "" {
 		r.Outcome, r.Code, r.Reason = rollback.OutcomeIgnored, rollback.CodeOtherAccount, why
+		return r
+	}
+	if fn, ok := a.Dimension("FunctionName"); ok && h.function != "" && fn == h.function {
+		r.Outcome, r.Code = rollback.OutcomeIgnored, rollback.CodeOwnHealth
+		r.Reason = fmt.Sprintf("alarm %s watches Rewind's own function %s: an alarm about Rewind never moves a target", quote(a.Name), fn)
 		return r
 	}
 	if a.State != event.StateAlarm {
@@ -390,10 +406,4 @@ func (h *Handler) logResult(ctx context.Context, r rollback.Result) {
 }
 
 // quote bounds and escapes untrusted text for answers and logs.
-func quote(s string) string {
-	const max = 128
-	if len(s) > max {
-		return fmt.Sprintf("%q…", s[:max])
-	}
-	return fmt.Sprintf("%q", s)
-}
+func quote(s string) string { return text.Quote(s, 128) }

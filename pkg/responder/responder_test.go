@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
@@ -36,6 +38,7 @@ var (
 // deployment 2 is the new Lambda, live on prod.
 type world struct {
 	gw     *apigwlocal.Server
+	ddb    *ddblocal.Server // Rewind's memory table, behind the same endpoint
 	url    string
 	apiID  string
 	legacy string
@@ -50,7 +53,9 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	// The control plane's clock: the stage goes live at t0+12m; alarms in the tests come after.
 	gw := apigwlocal.New(apigwlocal.Options{Region: "us-east-1", AccountID: account, Now: func() time.Time { return t0.Add(12 * time.Minute) }})
-	srv := httptest.NewServer(gw)
+	ddb := ddblocal.New(ddblocal.Options{})
+	ddb.CreateTable(memoryTable)
+	srv := httptest.NewServer(ddb.Front(gw))
 	t.Cleanup(srv.Close)
 	api := gw.CreateRestAPI("luna-api")
 	legacy, _ := gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{Description: "HTTP proxy to api-origin.luna.com", CreatedDate: t0})
@@ -66,7 +71,7 @@ func newWorld(t *testing.T) *world {
 	if err := gw.CreateStage(other.ID, apigwlocal.StageSpec{Name: "service", DeploymentID: od2.ID}); err != nil {
 		t.Fatal(err)
 	}
-	return &world{gw: gw, url: srv.URL, apiID: api.ID, legacy: legacy.ID, lambda: lambda.ID, other: other.ID, logs: &syncWriter{w: &bytes.Buffer{}}}
+	return &world{gw: gw, ddb: ddb, url: srv.URL, apiID: api.ID, legacy: legacy.ID, lambda: lambda.ID, other: other.ID, logs: &syncWriter{w: &bytes.Buffer{}}}
 }
 
 // handler builds a responder the way main does, over the real SDK client.
@@ -75,7 +80,7 @@ func (w *world) handler(t *testing.T, env map[string]string) *responder.Handler 
 	if _, ok := env[config.EnvTargets]; !ok {
 		env[config.EnvTargets] = w.apiID + "/service"
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	cfg, err := config.FromEnv(withTable(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,8 +207,15 @@ func TestAlarmRollsBackToThePreviousDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := answer(t, out).Results
-	if len(res) != 1 || res[0].Outcome != rollback.OutcomeRolledBack || res[0].From != w.lambda || res[0].To != w.legacy {
+	if len(res) != 1 || res[0].Outcome != rollback.OutcomeRolledBack || res[0].Code != rollback.CodeRolledBack || res[0].From != w.lambda || res[0].To != w.legacy {
 		t.Fatalf("results = %+v", res)
+	}
+	mem := mustRecord(t, w.ddb, w.apiID+"/service").Memory
+	if !mem.IsBad(w.lambda) || mem.Last == nil || mem.Last.From != w.lambda || mem.Last.To != w.legacy || len(mem.Incidents) != 1 {
+		t.Errorf("Rewind's memory after the rollback: bad %v, last %+v, incidents %v", mem.Bad, mem.Last, mem.Incidents)
+	}
+	if st := w.live(t); len(st.Variables) != 0 || len(st.Tags) != 0 {
+		t.Errorf("Rewind wrote on the stage: %v %v", st.Variables, st.Tags)
 	}
 	if res[0].DurationMS <= 0 {
 		t.Errorf("durationMs = %v, want the time the rollback took", res[0].DurationMS)
@@ -402,8 +414,8 @@ func TestNothingEarlierFailsTheInvocation(t *testing.T) {
 	}
 	// The legacy deployment is now live and the Lambda one known bad: a forced rollback has nowhere to go.
 	_, err := h.Handle(invokeCtx(), json.RawMessage(`{"action":"rollback","force":true}`))
-	if !errors.Is(err, responder.ErrFailed) || !strings.Contains(err.Error(), w.legacy) {
-		t.Fatalf("err = %v, want a failure naming %s", err, w.legacy)
+	if !errors.Is(err, responder.ErrFailed) || !slices.Equal(failedCodes(err), []rollback.Code{rollback.CodeNothingEarlier}) || !strings.Contains(err.Error(), w.legacy) {
+		t.Fatalf("err = %v, want nothing-earlier, naming %s", err, w.legacy)
 	}
 	if w.gw.Writes() != 1 {
 		t.Errorf("writes = %d, want only the first rollback", w.gw.Writes())
@@ -414,8 +426,8 @@ func TestStageGoneFails(t *testing.T) {
 	w := newWorld(t)
 	h := w.handler(t, map[string]string{config.EnvTargets: w.apiID + "/gone"})
 	_, err := h.Handle(invokeCtx(), json.RawMessage(`{"action":"status"}`))
-	if !errors.Is(err, responder.ErrFailed) || !strings.Contains(err.Error(), "gone") {
-		t.Fatalf("err = %v", err)
+	if !errors.Is(err, responder.ErrFailed) || !slices.Equal(failedCodes(err), []rollback.Code{rollback.CodeReadFailed}) || !strings.Contains(err.Error(), "gone") {
+		t.Fatalf("err = %v, want read-failed", err)
 	}
 }
 

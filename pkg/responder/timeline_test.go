@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,15 +29,19 @@ func TestTimelineChoosesWhatThisStageServedNotWhatWasCreatedLast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := answer(t, out).Results[0]; r.Action != rollback.ActionObserve || r.Outcome != rollback.OutcomeOK || r.Code != rollback.CodeRecorded || !strings.Contains(r.Reason, w.lambda) {
+	if r := answer(t, out).Results[0]; r.Action != rollback.ActionObserve || r.Outcome != rollback.OutcomeOK || r.Code != rollback.CodeRecorded || r.To != w.lambda {
 		t.Fatalf("first observe: %+v", r)
 	}
-	writes := w.gw.Writes()
-	if _, err := h.Handle(invokeCtx(), json.RawMessage(scheduledEvent)); err != nil {
+	writes, remembered := w.gw.Writes(), w.ddb.Writes()
+	out, err = h.Handle(invokeCtx(), json.RawMessage(scheduledEvent))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if w.gw.Writes() != writes {
-		t.Error("an observe that learns nothing new must not write")
+	if r := answer(t, out).Results[0]; r.Code != rollback.CodeUnchanged || w.gw.Writes() != writes || w.ddb.Writes() != remembered {
+		t.Errorf("an observe that learns nothing new must not write: %s, %d stage and %d memory writes", r.Code, w.gw.Writes()-writes, w.ddb.Writes()-remembered)
+	}
+	if w.gw.Writes() != 0 {
+		t.Errorf("observes wrote the stage %d times: the timeline lives in Rewind's table", w.gw.Writes())
 	}
 	if err := w.gw.SetDeploymentID(w.apiID, "service", release.ID); err != nil {
 		t.Fatal(err)
@@ -120,5 +123,56 @@ func TestLoopGuardRefusesTheFourthAutomaticRollbackInAnHour(t *testing.T) {
 	out, err := h.Handle(invokeCtx(), snsEvent(alarmMessage(alarmSpec{name: "luna-api-5xx-5", at: t0.Add(21 * time.Minute), apiName: "luna-api", stage: "service"})))
 	if err != nil || answer(t, out).Results[0].Outcome != rollback.OutcomeRolledBack {
 		t.Fatalf("after clear: %v %+v", err, out)
+	}
+}
+
+// TestObserveStillRecordsWhenTheTimelineIsFull: the timeline keeps the newest rollback.MaxTimeline
+// sightings. Once it is full, a new deployment going live must still be recorded, or "previous"
+// means whatever was recorded last, however old: the rollback would skip every release since.
+func TestObserveStillRecordsWhenTheTimelineIsFull(t *testing.T) {
+	r := newRig(t, scheduleStart)
+	api := r.gw.CreateRestAPI("shop")
+	n := rollback.MaxTimeline + 2
+	var past []rollback.Sighting
+	for i := 1; i <= n; i++ {
+		created := scheduleStart.Add(time.Duration(i-n-1) * 24 * time.Hour)
+		if _, err := r.gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{ID: fmt.Sprintf("d%d", i), CreatedDate: created}); err != nil {
+			t.Fatal(err)
+		}
+		if i < n-1 {
+			past = append(past, rollback.Sighting{Deployment: fmt.Sprintf("d%d", i), Since: created.Add(time.Minute), How: rollback.HowObserved})
+		}
+	}
+	key := api.ID + "/prod"
+	r.seed(t, key, rollback.Memory{Timeline: past[len(past)-rollback.MaxTimeline:]}) // full, newest d(n-2)
+	// d(n-1) goes live and the scheduled observe sees it.
+	if err := r.gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: fmt.Sprintf("d%d", n-1)}); err != nil {
+		t.Fatal(err)
+	}
+	h := r.handler(t, map[string]string{config.EnvTargets: key}, fastRetry, nil)
+	r.clock.Advance(time.Minute)
+	if _, err := invoke(h, scheduleTick(r.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	mem := mustRecord(t, r.ddb, key).Memory
+	if got := len(mem.Timeline); got != rollback.MaxTimeline {
+		t.Errorf("timeline holds %d sightings, want the bound %d", got, rollback.MaxTimeline)
+	}
+	if cur := mem.Timeline[len(mem.Timeline)-1].Deployment; cur != fmt.Sprintf("d%d", n-1) {
+		t.Errorf("the timeline's newest sighting is %s, want d%d, live since the last observe", cur, n-1)
+	}
+	// d(n) goes live and fails: the rollback goes to d(n-1), the release before it.
+	r.clock.Advance(24 * time.Hour)
+	if err := r.gw.SetDeploymentID(api.ID, "prod", fmt.Sprintf("d%d", n)); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Minute)
+	a := alarmDef{name: "shop-5xx", state: "ALARM", at: r.clock.Now().Add(-time.Second), apiName: "shop", stage: "prod"}
+	out, err := invoke(h, a.payload(viaSNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := resultsOf(out)[0]; res.Code != rollback.CodeRolledBack || res.To != fmt.Sprintf("d%d", n-1) || res.Rule != rollback.RuleTimeline {
+		t.Errorf("rollback from d%d: %s to %s by %q, want rolled-back to d%d by the timeline", n, res.Code, res.To, res.Rule, n-1)
 	}
 }

@@ -57,16 +57,18 @@ func fail(code Code, format string, a ...any) Decision {
 	return Decision{Verdict: Fail, Code: code, Reason: fmt.Sprintf(format, a...)}
 }
 
-// DecideRollback applies the rules for an alarm or a manual "rollback":
-//  1. an incident already handled is not handled again (SNS and Lambda deliver at least once);
-//  2. while the stage still serves what a Rewind rollback put there, nothing moves it further back
-//     (a second alarm of the same incident; a concurrent instance that read after the first wrote);
-//  3. an alarm whose state change is older than the live deployment is stale;
-//  4. an active canary is removed rather than the stage moved;
-//  5. otherwise the stage goes to the pinned fallback, or to the newest deployment created before the
-//     live one that Rewind has not rolled back from, over the complete history.
+// DecideRollback applies the rules for an alarm or a manual "rollback", in this order:
+//  1. an incident already handled is not handled again (SNS and Lambda deliver at least once): repeat;
+//  2. while the target still serves what a Rewind rollback put there (and has no active canary),
+//     nothing moves it further back (a second alarm of the same incident): still-serving;
+//  3. an alarm whose state change is older than when the live deployment went live is stale;
+//  4. an alarm beyond the loop guard's automatic rollbacks per window fails: loop-guard;
+//  5. an active canary is removed rather than the target moved: canary-removed;
+//  6. otherwise the target goes to its pinned fallback, else to the deployment its timeline saw live
+//     before the live one, else to the newest deployment created before the live one, never to a
+//     known-bad one (chooseEarlier): rolled-back, or nothing-earlier and the fallback's failures.
 //
-// A manual Force overrides 2 and 3.
+// A manual Force overrides 2 and 3; the guard counts automatic rollbacks only.
 func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 	mem := observe(s, tr.Now)
 	if s.Memory.handled(tr.Incident) {
@@ -100,7 +102,7 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 		return Decision{Verdict: Act, Code: CodeCanaryRemoved, Reason: fmt.Sprintf("remove the canary on %s (deployment %s, %g%% of traffic); all traffic back on %s",
 			t, s.Canary.DeploymentID, s.Canary.PercentTraffic, s.Live),
 			Plan: Plan{Kind: KindCanaryRollback, From: change.From, To: change.To, Rule: RuleCanary, RemoveCanary: true,
-				Memory: mem.with(change, s.Canary.DeploymentID).seen(s.Live, tr.Now, how), Prior: s.Memory}}
+				Memory: mem.with(change, s.Canary.DeploymentID).seen(s.Live, tr.Now, how)}}
 	}
 	to, rule, d := chooseEarlier(t, s, mem)
 	if d.Verdict != Act {
@@ -110,7 +112,7 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 	return Decision{Verdict: Act, Code: CodeRolledBack,
 		Reason: fmt.Sprintf("roll %s back from %s to %s (%s, created %s)", t, s.Live, to.ID, rule, to.CreatedDate.UTC().Format(time.RFC3339)),
 		Plan: Plan{Kind: KindRollback, From: s.Live, To: to.ID, Rule: rule, RemoveCanary: s.Canary != nil,
-			Memory: mem.with(change, s.Live).seen(to.ID, tr.Now, how), Prior: s.Memory}}
+			Memory: mem.with(change, s.Live).seen(to.ID, tr.Now, how)}}
 }
 
 // DecideObserve records the live deployment in the timeline when it is new there.
@@ -123,16 +125,16 @@ func DecideObserve(t target.Target, s State, now time.Time) Decision {
 	mem := observe(s, now)
 	since := mem.Timeline[len(mem.Timeline)-1].Since
 	return Decision{Verdict: Act, Code: CodeRecorded, Reason: fmt.Sprintf("recorded %s live on %s since %s", s.Live, t, since.Format(time.RFC3339)),
-		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem, Prior: s.Memory}}
+		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem}}
 }
 
 // DecideClear forgets the known-bad marks and resets the loop guard, and says so in the timeline.
 func DecideClear(t target.Target, s State, tr Trigger) Decision {
 	mem := observe(s, tr.Now).seen(s.Live, tr.Now, HowCleared)
 	cleared := mem.Bad
-	mem.Bad = nil
+	mem.Bad, mem.Guard = nil, nil
 	return Decision{Verdict: Act, Code: CodeCleared, Reason: fmt.Sprintf("cleared %s: known bad was %s; the loop guard starts again", t, orNone(strings.Join(cleared, ", "))),
-		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleCleared, Memory: mem, Prior: s.Memory}}
+		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleCleared, Memory: mem}}
 }
 
 // observe adds the live deployment to the timeline when it is not already the newest sighting.
@@ -165,7 +167,7 @@ func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 	return Decision{Verdict: Act, Code: CodeDeployed,
 		Reason: fmt.Sprintf("switch %s from %s to %s (created %s)", t, s.Live, id, dep.CreatedDate.UTC().Format(time.RFC3339)),
 		Plan: Plan{Kind: KindDeploy, From: s.Live, To: id, Rule: RuleNamed, RemoveCanary: s.Canary != nil,
-			Memory: mem.with(change, "").seen(id, tr.Now, HowDeploy), Prior: s.Memory}}
+			Memory: mem.with(change, "").seen(id, tr.Now, HowDeploy)}}
 }
 
 // chooseEarlier picks where a rollback goes: the pinned fallback; else the most recent deployment seen
@@ -225,8 +227,8 @@ func before(a, b Deployment) bool {
 	return a.ID < b.ID
 }
 
-// SortNewestFirst orders a history for display.
-func SortNewestFirst(h []Deployment) {
+// sortNewestFirst orders a history for display.
+func sortNewestFirst(h []Deployment) {
 	slices.SortFunc(h, func(a, b Deployment) int {
 		if c := b.CreatedDate.Compare(a.CreatedDate); c != 0 {
 			return c

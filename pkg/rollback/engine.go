@@ -2,112 +2,65 @@ package rollback
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-// Outcome is what happened, in every answer, log line and notification.
-type Outcome string
-
-const (
-	OutcomeRolledBack Outcome = "rolled-back"
-	OutcomeDeployed   Outcome = "deployed"
-	OutcomePlanned    Outcome = "planned" // dry run: the plan, nothing written
-	OutcomeSkipped    Outcome = "skipped" // nothing to change
-	OutcomeIgnored    Outcome = "ignored" // not for Rewind, or not for an allowed target
-	OutcomeFailed     Outcome = "failed"  // could not decide or write; the invocation fails
-	OutcomeOK         Outcome = "ok"      // status answered
-)
-
-// Result is the one shape of an answer: what the manual command returns, what is logged and notified.
-type Result struct {
-	Action     Action  `json:"action"`
-	Target     string  `json:"target"`
-	Outcome    Outcome `json:"outcome"`
-	Code       Code    `json:"code"`
-	From       string  `json:"from"`
-	To         string  `json:"to"`
-	Reason     string  `json:"reason"`
-	Rule       Rule    `json:"rule,omitempty"`
-	DryRun     bool    `json:"dryRun"`
-	Source     string  `json:"source,omitempty"`
-	Alarm      string  `json:"alarm,omitempty"`
-	AlarmState string  `json:"alarmState,omitempty"`
-	Incident   string  `json:"incident,omitempty"`
-	Strategy   string  `json:"strategy,omitempty"`
-	DurationMS float64 `json:"durationMs"`
-	// Status is set for "status" answers only.
-	Status *Status `json:"-"`
-}
-
-// Status is the answer to "status": what is live and what history and memory say.
-type Status struct {
-	Current      string           `json:"current"`
-	Canary       *Canary          `json:"canary"`
-	Deployments  []DeploymentView `json:"deployments"`
-	LastRollback *Change          `json:"lastRollback"`
-	KnownBad     []string         `json:"knownBad"`
-	Timeline     []TimelineView   `json:"timeline"`           // newest first
-	Progress     string           `json:"progress,omitempty"` // State.Progress, e.g. CloudFront's InProgress/Deployed
-}
-
-// TimelineView is one sighting in a status answer.
-type TimelineView struct {
-	Sighting
-	Bad bool `json:"bad"`
-}
-
-// DeploymentView is one history entry in a status answer, newest first.
-type DeploymentView struct {
-	Deployment
-	Live bool `json:"live"`
-	Bad  bool `json:"bad"`
-}
-
-// MarshalJSON flattens Status into the answer so "status" reads as one object.
-func (r Result) MarshalJSON() ([]byte, error) {
-	type plain Result
-	if r.Status == nil {
-		return json.Marshal(plain(r))
-	}
-	return json.Marshal(struct {
-		plain
-		*Status
-	}{plain(r), r.Status})
-}
-
-// Failed reports whether the result must fail the invocation (so Lambda retries and then keeps the
-// event in the on-failure destination).
-func (r Result) Failed() bool { return r.Outcome == OutcomeFailed }
-
-// Engine runs decisions against one strategy.
+// Engine runs decisions against one strategy and Rewind's memory: read the target and the memory in
+// parallel, decide, then for a change claim it in the memory, switch the target and confirm.
 type Engine struct {
 	strategy Strategy
+	store    Store
 	dryRun   bool
 	guard    Guard
-	now      func() time.Time
+	now      func() time.Time // the decision clock
+	lease    time.Duration
+	log      *slog.Logger
 }
 
 // Options configure an Engine.
 type Options struct {
-	DryRun bool             // every change becomes a plan; nothing is written
+	DryRun bool             // every change of a target becomes a plan; the target is never written
 	Guard  Guard            // zero value: DefaultGuard
-	Now    func() time.Time // nil: time.Now
+	Now    func() time.Time // the decision clock; nil: time.Now
+	// Lease is how long a claim holds without a deadline on the context (0: DefaultLease). With one,
+	// a claim holds until the deadline, plus leaseSlack.
+	Lease time.Duration
+	Log   *slog.Logger // for what the answer cannot carry (an audit entry not kept); nil discards
 }
 
-// NewEngine builds an Engine over a strategy.
-func NewEngine(s Strategy, o Options) *Engine {
+// DefaultLease bounds a claim made without a deadline: the function's 30 s timeout.
+const DefaultLease = 30 * time.Second
+
+// leaseSlack covers a write still in flight when the claimer's deadline passed.
+const leaseSlack = 2 * time.Second
+
+// maxDecisions bounds how often one request decides again after losing a compare-and-set.
+const maxDecisions = 5
+
+// NewEngine builds an Engine over a strategy and the store of Rewind's memory.
+func NewEngine(s Strategy, store Store, o Options) *Engine {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Guard == (Guard{}) {
 		o.Guard = DefaultGuard
 	}
-	return &Engine{strategy: s, dryRun: o.DryRun, guard: o.Guard, now: o.Now}
+	if o.Lease == 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	return &Engine{strategy: s, store: store, dryRun: o.DryRun, guard: o.Guard, now: o.Now, lease: o.Lease, log: o.Log}
 }
 
 // Request is one change to consider.
@@ -121,104 +74,347 @@ type Request struct {
 	BeforeWrite func(context.Context) error
 }
 
-// Do observes the target, decides and, unless dry, applies.
+// Do reads the target and its memory, decides and, unless dry, carries the decision out.
 func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Result) {
 	start := time.Now() // the wall clock even when decisions use a test's: this is how long Rewind took
 	res = Result{Action: req.Action, Target: t.String(), DryRun: e.dryRun || req.DryRun, Strategy: e.strategy.Name(),
 		Alarm: req.Trigger.Alarm, Incident: req.Trigger.Incident}
 	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
+	withHistory := req.Action == ActionRollback || req.Action == ActionDeploy // observe and clear: the history can be 100 pages
+	for decisions := 0; decisions < maxDecisions; {
+		st, rec, failed := e.read(ctx, t, withHistory, &res)
+		if failed {
+			e.audit(ctx, t, res, req.Trigger)
+			return res
+		}
+		if rec.Claim != nil {
+			// Waiting for another instance is bounded by the deadline, not counted as a decision.
+			if err := e.settle(ctx, t, st, rec); err != nil {
+				res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeBusy, err.Error()
+				return res
+			}
+			continue // read again: the claim is settled, or its owner is done
+		}
+		if again := e.decide(ctx, t, req, st, rec, &res); !again {
+			return res
+		}
+		decisions++
+	}
+	res.Outcome, res.Code = OutcomeFailed, CodeContended
+	res.Reason = fmt.Sprintf("%s: Rewind's memory of it kept changing under this decision (%d attempts); Lambda will retry", t, maxDecisions)
+	return res
+}
 
-	read := e.strategy.Observe
-	if req.Action == ActionObserve || req.Action == ActionClear {
-		read = e.strategy.Peek // the history is not needed, and can be 100 pages
+// read reads the target and its memory in parallel. failed: res says why.
+//
+// In parallel, the target may be read before another instance's switch lands and the memory after
+// that switch is confirmed: a view that never was (the old deployment, with the memory of moving it).
+// A switch is confirmed after it lands, so a memory whose last switch is older than the start of
+// this read (less clockSkew between instances) came with a target read that saw it, and so did a
+// target that serves what the memory's newest sighting says. Otherwise the target is read once
+// more, after the memory, which orders the two.
+func (e *Engine) read(ctx context.Context, t target.Target, withHistory bool, res *Result) (State, Record, bool) {
+	var (
+		wg     sync.WaitGroup
+		rec    Record
+		memErr error
+	)
+	start := time.Now()
+	wg.Go(func() { rec, memErr = e.store.Load(ctx, t) })
+	st, err := e.strategy.Read(ctx, t, withHistory)
+	wg.Wait()
+	if err == nil && memErr == nil && !rec.Switched.Before(start.Add(-clockSkew)) {
+		if cur, ok := rec.Memory.current(); !ok || cur.Deployment != st.Live {
+			st, err = e.strategy.Read(ctx, t, withHistory)
+		}
 	}
-	state, err := read(ctx, t)
-	if err != nil {
-		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeReadFailed, fmt.Sprintf("read %s: %v", t, err)
-		return res
+	switch {
+	case err != nil:
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeReadFailed, fmt.Sprintf("could not read %s: %v", t, err)
+		return st, rec, true
+	case memErr != nil:
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeMemoryFailed,
+			fmt.Sprintf("could not read Rewind's memory of %s, so nothing was changed: %v", t, memErr)
+		return st, rec, true
 	}
-	res.From = state.Live
+	res.From = st.Live
+	st.Memory = rec.Memory
+	return st, rec, false
+}
+
+// decide makes one decision on what was read and carries it out. again: a compare-and-set was lost
+// or the target changed under the switch, so nothing was changed and the caller reads again.
+func (e *Engine) decide(ctx context.Context, t target.Target, req Request, st State, rec Record, res *Result) (again bool) {
 	req.Trigger.Now, req.Trigger.Guard = e.now(), e.guard
 	var d Decision
 	switch req.Action {
 	case ActionDeploy:
-		d = DecideDeploy(t, state, req.DeploymentID, req.Trigger)
+		d = DecideDeploy(t, st, req.DeploymentID, req.Trigger)
 	case ActionRollback:
-		d = DecideRollback(t, state, req.Trigger)
+		d = DecideRollback(t, st, req.Trigger)
 	case ActionObserve:
-		d = DecideObserve(t, state, req.Trigger.Now)
+		d = DecideObserve(t, st, req.Trigger.Now)
 	case ActionClear:
-		d = DecideClear(t, state, req.Trigger)
+		d = DecideClear(t, st, req.Trigger)
 	default:
 		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeUnknownAction, fmt.Sprintf("unknown action %q", req.Action)
-		return res
+		return false
 	}
 	res.Code, res.Reason, res.Rule = d.Code, d.Reason, d.Plan.Rule
 	switch d.Verdict {
 	case Skip:
-		res.Outcome, res.To = OutcomeSkipped, state.Live
+		res.Outcome, res.To = OutcomeSkipped, st.Live
 		if req.Action == ActionObserve {
 			res.Outcome = OutcomeOK
 		}
-		return res
+		return false
 	case Fail:
 		res.Outcome = OutcomeFailed
-		return res
+		e.audit(ctx, t, *res, req.Trigger)
+		return false
 	}
 	res.From, res.To = d.Plan.From, d.Plan.To
 	if req.BeforeWrite != nil {
 		if err := req.BeforeWrite(ctx); err != nil {
 			res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeUnconfirmed, fmt.Sprintf("%s: %v", d.Reason, err)
-			return res
+			return false
 		}
 	}
-	if res.DryRun {
-		res.Outcome, res.Reason = OutcomePlanned, "dry run: would "+d.Reason
-		return res
+	// An observe only records, in Rewind's own table: a dry run records too, so its plans are the
+	// plans a live run would make.
+	if d.Plan.Kind == KindRecord && (req.Action == ActionObserve || !res.DryRun) {
+		return e.record(ctx, t, rec, d, req, res)
 	}
-	if err := e.strategy.Apply(ctx, t, d.Plan); err != nil {
+	if res.DryRun {
+		return e.plan(ctx, t, st, rec, d, req, res)
+	}
+	return e.change(ctx, t, rec, d, req, res)
+}
+
+// record writes a decision that changes only the memory (observe, clear).
+func (e *Engine) record(ctx context.Context, t target.Target, rec Record, d Decision, req Request, res *Result) bool {
+	if _, err := e.store.Save(ctx, t, rec, Record{Memory: d.Plan.Memory, Switched: rec.Switched}); err != nil {
+		return e.saveFailed(err, t, "record", res)
+	}
+	// An observe writes only when the target serves something new (a release): worth a line.
+	res.Outcome = OutcomeOK
+	e.audit(ctx, t, *res, req.Trigger)
+	return false
+}
+
+// plan reports a dry run's plan, and records what it observed and which plan it reported, so the
+// same plan decided again is not reported again.
+func (e *Engine) plan(ctx context.Context, t target.Target, st State, rec Record, d Decision, req Request, res *Result) bool {
+	res.Outcome, res.Reason = OutcomePlanned, "dry run: "+d.Reason+"; nothing was changed"
+	key := planKey(d.Plan)
+	res.Quiet = rec.Memory.Planned == key
+	mem := observe(st, req.Trigger.Now)
+	mem.Planned = key
+	if _, err := e.store.Save(ctx, t, rec, Record{Memory: mem, Switched: rec.Switched}); err != nil {
+		return e.saveFailed(err, t, "record the plan", res)
+	}
+	if !res.Quiet {
+		e.audit(ctx, t, *res, req.Trigger)
+	}
+	return false
+}
+
+// planKey names a plan for "reported already": its change and where it goes.
+func planKey(p Plan) string { return fmt.Sprintf("%s:%s>%s:%s", p.Kind, p.From, p.To, p.Rule) }
+
+// change claims the change in the memory, switches the target and confirms: a crash between any two
+// steps leaves a claim that the next reader settles by what the target serves.
+func (e *Engine) change(ctx context.Context, t target.Target, rec Record, d Decision, req Request, res *Result) bool {
+	claim := &Claim{ID: newClaimID(), Plan: d.Plan, By: req.Trigger.By, Alarm: req.Trigger.Alarm, At: req.Trigger.Now, Expires: e.expiry(ctx)}
+	claimed, err := e.store.Save(ctx, t, rec, Record{Memory: rec.Memory, Claim: claim, Switched: rec.Switched})
+	if err != nil {
+		return e.saveFailed(err, t, "claim the change", res)
+	}
+	if err := e.strategy.Switch(ctx, t, d.Plan); err != nil {
+		if errors.Is(err, ErrChanged) {
+			// Nothing was switched: let the claim go and decide again on what is live now.
+			if _, relErr := e.store.Save(ctx, t, claimed, Record{Memory: rec.Memory, Switched: rec.Switched}); relErr != nil && !errors.Is(relErr, ErrConflict) {
+				e.log.WarnContext(ctx, "could not release a claim; the next invocation settles it", "target", t.String(), "error", relErr.Error())
+			}
+			return true
+		}
+		// The switch may or may not have landed: the claim stays, and whoever reads it after it
+		// expires settles it by what the target serves.
 		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeWriteFailed, fmt.Sprintf("%s: %v", d.Reason, err)
-		return res
+		e.audit(ctx, t, *res, req.Trigger)
+		return false
 	}
 	switch d.Plan.Kind {
 	case KindDeploy:
 		res.Outcome = OutcomeDeployed
-	case KindRecord:
-		res.Outcome = OutcomeOK
 	default:
 		res.Outcome = OutcomeRolledBack
 	}
-	return res
+	// The switch is made: confirm it and keep its audit entry at once (two items, one round trip).
+	var wg sync.WaitGroup
+	wg.Go(func() { e.audit(ctx, t, *res, req.Trigger) })
+	_, err = e.store.Save(ctx, t, claimed, Record{Memory: d.Plan.Memory, Switched: time.Now()})
+	wg.Wait()
+	if err != nil {
+		res.Outcome, res.Code = OutcomeFailed, CodeUnrecorded
+		res.Reason = fmt.Sprintf("%s: switched, but could not record it in Rewind's memory (%v); the next invocation records it", d.Reason, err)
+	}
+	return false
 }
 
-// Status answers what the target serves, its history newest first and Rewind's memory.
-func (e *Engine) Status(ctx context.Context, t target.Target) Result {
-	res := Result{Action: ActionStatus, Target: t.String(), DryRun: e.dryRun, Strategy: e.strategy.Name()}
-	state, err := e.strategy.Observe(ctx, t)
-	if err != nil {
-		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeReadFailed, fmt.Sprintf("read %s: %v", t, err)
+// saveFailed answers a Save's error: a lost compare-and-set means decide again (again = true).
+func (e *Engine) saveFailed(err error, t target.Target, what string, res *Result) bool {
+	if errors.Is(err, ErrConflict) {
+		return true
+	}
+	res.Outcome, res.Code = OutcomeFailed, CodeMemoryFailed
+	res.Reason = fmt.Sprintf("could not %s in Rewind's memory of %s, so nothing was changed: %v", what, t, err)
+	return false
+}
+
+// settle deals with an open claim: one whose owner may still be at work is waited for (a short
+// while, within the deadline); an expired one is finished if the target serves what it claimed,
+// else abandoned. Either way the caller reads again.
+func (e *Engine) settle(ctx context.Context, t target.Target, st State, rec Record) error {
+	c := rec.Claim
+	if wait := time.Until(c.Expires); wait > 0 {
+		pause := min(wait, claimPoll)
+		select {
+		case <-time.After(pause):
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("%s: another change (%s %s -> %s, claimed at %s) was still under way when this invocation ran out of time; Lambda will retry",
+				t, c.Plan.Kind, c.Plan.From, c.Plan.To, c.At.UTC().Format(time.RFC3339))
+		}
+	}
+	// withHistory may have been false: only Live and Canary matter here.
+	done := st.Live == c.Plan.To && (!c.Plan.RemoveCanary || st.Canary == nil)
+	next, what := Record{Memory: rec.Memory, Switched: rec.Switched}, "abandoned"
+	if done {
+		// The switch landed before the claim expired, at the latest.
+		next, what = Record{Memory: c.Plan.Memory, Switched: c.Expires}, "finished"
+	} else if st.Live != c.Plan.From && c.Plan.Memory.Last != nil && c.Plan.Memory.Last.Incident != "" {
+		// Something else is live now: whether the switch landed first cannot be told, so its incident
+		// counts as handled rather than be acted on twice.
+		next.Memory.Incidents = appendBounded(next.Memory.Incidents, c.Plan.Memory.Last.Incident, MaxIncidents)
+	}
+	if _, err := e.store.Save(ctx, t, rec, next); err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%s: could not settle an earlier invocation's open claim in Rewind's memory: %w", t, err)
+	}
+	e.log.WarnContext(ctx, "settled an open claim", "target", t.String(), "settled", what, "kind", string(c.Plan.Kind),
+		"from", c.Plan.From, "to", c.Plan.To, "live", st.Live, "claimedAt", c.At)
+	entry := Entry{At: e.now(), Action: claimAction(c.Plan.Kind), Outcome: OutcomeOK, Code: CodeSettled, From: c.Plan.From, To: c.Plan.To,
+		Rule: c.Plan.Rule, By: c.By, Alarm: c.Alarm,
+		Reason: fmt.Sprintf("%s an earlier invocation's change %s -> %s (it stopped before recording it): %s serves %s", what, c.Plan.From, c.Plan.To, t, st.Live)}
+	if c.Plan.Memory.Last != nil {
+		entry.Incident = c.Plan.Memory.Last.Incident
+	}
+	e.keep(ctx, t, entry)
+	return nil
+}
+
+// clockSkew bounds how far apart two instances' wall clocks may be (Lambda's hosts keep theirs
+// synchronised far closer than this).
+const clockSkew = time.Second
+
+// claimPoll is how long a reader waits before looking at another instance's open claim again.
+const claimPoll = 100 * time.Millisecond
+
+func claimAction(k ChangeKind) Action {
+	if k == KindDeploy {
+		return ActionDeploy
+	}
+	return ActionRollback
+}
+
+// expiry is when a claim made now stops holding: the invocation's deadline (Lambda stops the
+// instance there), plus the time a write already sent may still take.
+func (e *Engine) expiry(ctx context.Context) time.Time {
+	if dl, ok := ctx.Deadline(); ok {
+		return dl.Add(leaseSlack)
+	}
+	return time.Now().Add(e.lease)
+}
+
+func newClaimID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand's documented contract)
+	return hex.EncodeToString(b)
+}
+
+// audit keeps res in the audit log.
+func (e *Engine) audit(ctx context.Context, t target.Target, res Result, tr Trigger) {
+	at := tr.Now
+	if at.IsZero() {
+		at = e.now()
+	}
+	e.keep(ctx, t, Entry{At: at, Action: res.Action, Outcome: res.Outcome, Code: res.Code, From: res.From, To: res.To,
+		Rule: res.Rule, By: tr.By, Alarm: res.Alarm, Incident: res.Incident, DryRun: res.DryRun, Reason: res.Reason})
+}
+
+// auditBudget is the time an audit entry may take once the decision's own context is spent.
+const auditBudget = 300 * time.Millisecond
+
+// keep writes an audit entry; failing to keep one never changes the decision, and is logged.
+func (e *Engine) keep(ctx context.Context, t target.Target, entry Entry) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), auditBudget)
+		defer cancel()
+	}
+	if err := e.store.Audit(ctx, t, entry); err != nil {
+		e.log.WarnContext(ctx, "audit entry not kept; the decision stands", "target", t.String(), "code", string(entry.Code), "error", err.Error())
+	}
+}
+
+// Status answers what the target serves, its history newest first, Rewind's memory and the newest
+// audit entries.
+func (e *Engine) Status(ctx context.Context, t target.Target) (res Result) {
+	start := time.Now()
+	res = Result{Action: ActionStatus, Target: t.String(), DryRun: e.dryRun, Strategy: e.strategy.Name()}
+	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
+	var (
+		wg       sync.WaitGroup
+		entries  []Entry
+		auditErr error
+	)
+	wg.Go(func() { entries, auditErr = e.store.Recent(ctx, t, AuditShown) })
+	st, rec, failed := e.read(ctx, t, true, &res)
+	wg.Wait()
+	if failed {
 		return res
 	}
-	history := append([]Deployment(nil), state.History...)
-	SortNewestFirst(history)
-	views := make([]DeploymentView, len(history))
-	for i, d := range history {
-		views[i] = DeploymentView{Deployment: d, Live: d.ID == state.Live, Bad: state.Memory.IsBad(d.ID)}
+	if auditErr != nil {
+		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeMemoryFailed, fmt.Sprintf("could not read the audit log of %s: %v", t, auditErr)
+		return res
 	}
-	res.Outcome, res.Code, res.From, res.To = OutcomeOK, CodeStatus, state.Live, state.Live
-	res.Reason = fmt.Sprintf("%s serves %s; %d deployments in history", t, state.Live, len(history))
-	if state.Progress != "" {
-		res.Reason += "; the last change is " + state.Progress
+	res.Status = statusOf(st, rec, entries)
+	res.Outcome, res.Code, res.From, res.To = OutcomeOK, CodeStatus, st.Live, st.Live
+	res.Reason = fmt.Sprintf("%s serves %s; %d deployments in history", t, st.Live, len(st.History))
+	if st.Progress != "" {
+		res.Reason += "; the last change is " + st.Progress
 	}
-	timeline := make([]TimelineView, 0, len(state.Memory.Timeline))
-	for i := len(state.Memory.Timeline) - 1; i >= 0; i-- {
-		s := state.Memory.Timeline[i]
-		timeline = append(timeline, TimelineView{Sighting: s, Bad: state.Memory.IsBad(s.Deployment)})
+	if c := rec.Claim; c != nil {
+		res.Reason += fmt.Sprintf("; a change %s -> %s is under way (claimed at %s)", c.Plan.From, c.Plan.To, c.At.UTC().Format(time.RFC3339))
 	}
-	res.Status = &Status{Current: state.Live, Canary: state.Canary, Deployments: views,
-		LastRollback: state.Memory.Last, KnownBad: append([]string{}, state.Memory.Bad...), Timeline: timeline, Progress: state.Progress}
 	return res
 }
 
-// IsNotFound reports whether err says a target or deployment does not exist.
-func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+func statusOf(st State, rec Record, entries []Entry) *Status {
+	history := append([]Deployment(nil), st.History...)
+	sortNewestFirst(history)
+	views := make([]DeploymentView, len(history))
+	for i, d := range history {
+		views[i] = DeploymentView{Deployment: d, Live: d.ID == st.Live, Bad: st.Memory.IsBad(d.ID)}
+	}
+	timeline := make([]TimelineView, 0, len(st.Memory.Timeline))
+	for i := len(st.Memory.Timeline) - 1; i >= 0; i-- {
+		s := st.Memory.Timeline[i]
+		timeline = append(timeline, TimelineView{Sighting: s, Bad: st.Memory.IsBad(s.Deployment)})
+	}
+	if entries == nil {
+		entries = []Entry{}
+	}
+	return &Status{Current: st.Live, Canary: st.Canary, Deployments: views, LastRollback: rec.Memory.Last,
+		KnownBad: append([]string{}, rec.Memory.Bad...), Timeline: timeline, Progress: st.Progress, Audit: entries}
+}

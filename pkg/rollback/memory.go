@@ -1,21 +1,21 @@
 package rollback
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
-// Memory is what Rewind keeps on the target itself (no datastore): which deployments it rolled back
-// from, which incidents it has handled, its last change, and the deployments it has seen live there.
-// It is written in the same call as the switch, so the two can never disagree.
+// Memory is what Rewind knows about one target, kept in its own table (see Store), never on the
+// target: which deployments it rolled back from, which incidents it has handled, its last change,
+// the deployments it has seen live there, and the automatic rollbacks the loop guard counts.
 type Memory struct {
-	Bad       []string   // deployments Rewind rolled back from, oldest first, at most MaxBad
-	Incidents []string   // incident keys already handled, oldest first, at most MaxIncidents
-	Last      *Change    // the last change Rewind made, nil before the first
-	Timeline  []Sighting // deployments seen live on this target, oldest first, at most MaxTimeline
+	Bad       []string    // deployments Rewind rolled back from, oldest first, at most MaxBad
+	Incidents []string    // incident keys already handled, oldest first, at most MaxIncidents
+	Last      *Change     // the last change Rewind made, nil before the first
+	Timeline  []Sighting  // deployments seen live on this target, oldest first, at most MaxTimeline
+	Guard     []time.Time // automatic rollbacks since the last clear, oldest first, at most MaxGuard
+	// Planned is the last dry-run plan reported (PlanKey), so the same plan is notified once.
+	Planned string
 }
 
 // Sighting is one deployment seen serving a target: the target's own history, which API Gateway
@@ -37,7 +37,8 @@ const (
 	HowCleared        How = "cleared"         // known-bad marks and loop guard reset by a human
 )
 
-var howCodes = map[How]string{HowObserved: "o", HowAutoRollback: "a", HowManualRollback: "m", HowDeploy: "d", HowCleared: "c"}
+// Hows are every How, for decoders that must refuse what they do not know.
+var Hows = []How{HowObserved, HowAutoRollback, HowManualRollback, HowDeploy, HowCleared}
 
 // Change is one change Rewind made.
 type Change struct {
@@ -50,13 +51,13 @@ type Change struct {
 	Alarm    string     `json:"alarm,omitempty"`
 }
 
-// Bounds keep the memory inside AWS's 512-character stage variable values.
+// Bounds keep one target's memory small (a DynamoDB item holds 400 KB; these take a few KB) while
+// holding more than any limit the template accepts: MAX_AUTO_ROLLBACKS_PER_HOUR goes up to 100.
 const (
-	MaxBad       = 16
-	MaxIncidents = 8
-	MaxTimeline  = 16
-	maxAlarmName = 64
-	maxValue     = 512 // AWS's limit on a stage variable value
+	MaxBad       = 100
+	MaxIncidents = 100
+	MaxTimeline  = 100
+	MaxGuard     = 100
 )
 
 // IsBad reports whether Rewind has rolled back from deployment id.
@@ -67,14 +68,19 @@ func (m Memory) handled(incident string) bool {
 	return incident != "" && slices.Contains(m.Incidents, incident)
 }
 
-// with returns a copy of m that records c.
+// with returns a copy of m that records c, marks bad (if any) known bad and, for an automatic
+// rollback, counts it for the loop guard.
 func (m Memory) with(c Change, bad string) Memory {
-	out := Memory{Bad: slices.Clone(m.Bad), Incidents: slices.Clone(m.Incidents), Last: &c, Timeline: slices.Clone(m.Timeline)}
+	out := m.clone()
+	out.Last = &c
 	if bad != "" && !slices.Contains(out.Bad, bad) {
 		out.Bad = appendBounded(out.Bad, bad, MaxBad)
 	}
 	if c.Incident != "" && !slices.Contains(out.Incidents, c.Incident) {
 		out.Incidents = appendBounded(out.Incidents, c.Incident, MaxIncidents)
+	}
+	if c.By == ByAlarm && (c.Kind == KindRollback || c.Kind == KindCanaryRollback) {
+		out.Guard = appendBounded(out.Guard, c.At, MaxGuard)
 	}
 	return out
 }
@@ -87,7 +93,9 @@ func (m Memory) without(id string) Memory {
 }
 
 func (m Memory) clone() Memory {
-	return Memory{Bad: slices.Clone(m.Bad), Incidents: slices.Clone(m.Incidents), Last: m.Last, Timeline: slices.Clone(m.Timeline)}
+	out := m
+	out.Bad, out.Incidents, out.Timeline, out.Guard = slices.Clone(m.Bad), slices.Clone(m.Incidents), slices.Clone(m.Timeline), slices.Clone(m.Guard)
+	return out
 }
 
 // seen returns a copy of m whose timeline ends with dep, adding a sighting when dep is not already the
@@ -97,13 +105,7 @@ func (m Memory) seen(dep string, since time.Time, how How) Memory {
 	if n := len(out.Timeline); n > 0 && out.Timeline[n-1].Deployment == dep && how == HowObserved {
 		return out
 	}
-	out.Timeline = append(out.Timeline, Sighting{Deployment: dep, Since: since.UTC().Truncate(time.Second), How: how})
-	if len(out.Timeline) > MaxTimeline {
-		out.Timeline = out.Timeline[len(out.Timeline)-MaxTimeline:]
-	}
-	for len(out.Timeline) > 1 && len(encodeTimeline(out.Timeline)) > maxValue {
-		out.Timeline = out.Timeline[1:] // long ids: keep within a stage variable value
-	}
+	out.Timeline = appendBounded(out.Timeline, Sighting{Deployment: dep, Since: since.UTC().Truncate(time.Second), How: how}, MaxTimeline)
 	return out
 }
 
@@ -115,164 +117,21 @@ func (m Memory) current() (Sighting, bool) {
 	return m.Timeline[len(m.Timeline)-1], true
 }
 
-// autoRollbacksSince counts automatic rollbacks at or after t and after the last "cleared" mark.
+// autoRollbacksSince lists the automatic rollbacks at or after t.
 func (m Memory) autoRollbacksSince(t time.Time) []time.Time {
 	var at []time.Time
-	for _, s := range m.Timeline {
-		switch {
-		case s.How == HowCleared:
-			at = nil
-		case s.How == HowAutoRollback && !s.Since.Before(t):
-			at = append(at, s.Since)
+	for _, g := range m.Guard {
+		if !g.Before(t) {
+			at = append(at, g)
 		}
 	}
 	return at
 }
 
-func appendBounded(list []string, v string, max int) []string {
+func appendBounded[T any](list []T, v T, max int) []T {
 	list = append(list, v)
 	if len(list) > max {
 		list = list[len(list)-max:]
 	}
 	return list
-}
-
-// Names of the stage variables (letters, digits and underscores, as AWS requires) that hold Memory.
-const (
-	VarBad       = "rewind_bad"
-	VarIncidents = "rewind_incidents"
-	VarLast      = "rewind_last"
-	VarTimeline  = "rewind_timeline"
-)
-
-// Encode renders m as key/value strings whose values use only characters valid in both stage variable
-// values (alphanumerics and -._~:/?#&=,) and resource tags (letters, digits, spaces and _.:/=+-@):
-// ids joined with ".", and the last change as "key=value" pairs joined with "/".
-func (m Memory) Encode() map[string]string {
-	out := map[string]string{
-		VarBad:       strings.Join(m.Bad, "."),
-		VarIncidents: strings.Join(m.Incidents, "."),
-		VarLast:      "",
-		VarTimeline:  encodeTimeline(m.Timeline),
-	}
-	if c := m.Last; c != nil {
-		out[VarLast] = strings.Join([]string{
-			"kind=" + string(c.Kind), "from=" + c.From, "to=" + c.To, "at=" + strconv.FormatInt(c.At.Unix(), 10),
-			"by=" + string(c.By), "incident=" + c.Incident, "alarm=" + SafeName(c.Alarm),
-		}, "/")
-	}
-	return out
-}
-
-// DecodeMemory reads what Encode wrote. Unknown or damaged values are reported, not guessed at:
-// a memory Rewind cannot read must stop it from acting rather than make it forget what is bad.
-func DecodeMemory(vars map[string]string) (Memory, error) {
-	var m Memory
-	m.Bad = splitIDs(vars[VarBad])
-	m.Incidents = splitIDs(vars[VarIncidents])
-	tl, err := decodeTimeline(vars[VarTimeline])
-	if err != nil {
-		return m, err
-	}
-	m.Timeline = tl
-	last := vars[VarLast]
-	if last == "" {
-		return m, nil
-	}
-	c := Change{}
-	for _, kv := range strings.Split(last, "/") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return m, fmt.Errorf("stage variable %s: %q is not key=value", VarLast, kv)
-		}
-		switch k {
-		case "kind":
-			c.Kind = ChangeKind(v)
-		case "from":
-			c.From = v
-		case "to":
-			c.To = v
-		case "at":
-			sec, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return m, fmt.Errorf("stage variable %s: at=%q: %w", VarLast, v, err)
-			}
-			c.At = time.Unix(sec, 0).UTC()
-		case "by":
-			c.By = By(v)
-		case "incident":
-			c.Incident = v
-		case "alarm":
-			c.Alarm = v
-		default:
-			// A newer Rewind may record more; ignoring an unknown key loses nothing we rely on.
-		}
-	}
-	if c.To == "" {
-		return m, fmt.Errorf("stage variable %s: %q names no deployment (to=)", VarLast, last)
-	}
-	m.Last = &c
-	return m, nil
-}
-
-// encodeTimeline writes sightings as "deployment-unixSeconds-code" joined by ".".
-func encodeTimeline(tl []Sighting) string {
-	parts := make([]string, len(tl))
-	for i, s := range tl {
-		parts[i] = s.Deployment + "-" + strconv.FormatInt(s.Since.Unix(), 10) + "-" + howCodes[s.How]
-	}
-	return strings.Join(parts, ".")
-}
-
-func decodeTimeline(v string) ([]Sighting, error) {
-	if v == "" {
-		return nil, nil
-	}
-	var out []Sighting
-	for _, part := range strings.Split(v, ".") {
-		f := strings.Split(part, "-")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("stage variable %s: %q is not deployment-time-how", VarTimeline, part)
-		}
-		sec, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("stage variable %s: %q: %w", VarTimeline, part, err)
-		}
-		how := How("")
-		for h, code := range howCodes {
-			if code == f[2] {
-				how = h
-			}
-		}
-		if how == "" {
-			return nil, fmt.Errorf("stage variable %s: %q: unknown how %q", VarTimeline, part, f[2])
-		}
-		out = append(out, Sighting{Deployment: f[0], Since: time.Unix(sec, 0).UTC(), How: how})
-	}
-	return out, nil
-}
-
-func splitIDs(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ".")
-}
-
-// SafeName keeps the letters, digits, '-', '_' and '.' of an alarm name, bounded, so it can be stored
-// in a stage variable or tag and logged without escaping.
-func SafeName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= maxAlarmName {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
 }

@@ -6,24 +6,29 @@ package rollback
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-// Strategy reads and writes one kind of target (REST stage, HTTP API stage, ...).
+// Strategy reads and switches one kind of target (REST stage, HTTP API stage, ...). It never writes
+// anything on the target but the switch: Rewind's memory lives in its Store.
 type Strategy interface {
 	// Name is the strategy's name in logs and answers.
 	Name() string
-	// Observe reads what is live and the complete deployment history, with Rewind's memory.
-	Observe(ctx context.Context, t target.Target) (State, error)
-	// Peek reads what is live and Rewind's memory, without the history (State.History is nil).
-	Peek(ctx context.Context, t target.Target) (State, error)
-	// Apply carries out a plan in one atomic write where the API allows it: the switch and the
-	// memory that records it land together or not at all.
-	Apply(ctx context.Context, t target.Target, p Plan) error
+	// Read reads what is live and, withHistory, the complete deployment history (else State.History
+	// is nil). It leaves State.Memory empty: the engine reads that from its Store.
+	Read(ctx context.Context, t target.Target, withHistory bool) (State, error)
+	// Switch carries out a plan's change of the target (the deployment it serves, its canary) and
+	// nothing else. A plan that was already carried out (a retry after a lost answer) is no error.
+	// Where the API can make the write conditional, a target that no longer serves p.From (or, for a
+	// canary rollback, p.To) is left alone and the error wraps ErrChanged.
+	Switch(ctx context.Context, t target.Target, p Plan) error
 }
+
+// ErrChanged marks a switch refused because the target changed since it was read: someone else's
+// change stands, and the decision is made again on what is live now.
+var ErrChanged = errors.New("changed since it was read")
 
 // ErrNotFound marks a target or deployment that does not exist (wrapped by strategies).
 var ErrNotFound = errors.New("not found")
@@ -47,7 +52,7 @@ type State struct {
 	Canary      *Canary      // nil when the stage has none
 	LastUpdated time.Time    // when the stage last changed; zero when the API does not say
 	History     []Deployment // complete, in no particular order
-	Memory      Memory       // what Rewind recorded on the target
+	Memory      Memory       // what Rewind knows of the target, from its Store
 	// Progress is how far the target's last change has spread where the service says so (CloudFront:
 	// "InProgress" until every edge has it, then "Deployed"); empty for targets that switch at once.
 	Progress string
@@ -64,38 +69,5 @@ type Plan struct {
 	From, To     string
 	Rule         Rule
 	RemoveCanary bool   // the write must drop canarySettings (AWS refuses deploymentId changes otherwise)
-	Memory       Memory // the memory to record with the switch
-	Prior        Memory // the memory as observed, so a strategy can tell what to clear
-}
-
-// MemoryOver is the memory to write over cur, the memory a strategy has just read again before its
-// write: the parts the plan changes from what it decided on (Prior), and cur's for the rest. A
-// concurrent instance's write to another part (an observe's timeline, a rollback's known-bad list)
-// survives, as it does with the REST stage's PATCH of only the variables a plan changes.
-func (p Plan) MemoryOver(cur Memory) Memory {
-	out := cur.clone()
-	if !slices.Equal(p.Memory.Bad, p.Prior.Bad) {
-		out.Bad = slices.Clone(p.Memory.Bad)
-	}
-	if !slices.Equal(p.Memory.Incidents, p.Prior.Incidents) {
-		out.Incidents = slices.Clone(p.Memory.Incidents)
-	}
-	if !sameChange(p.Memory.Last, p.Prior.Last) {
-		out.Last = p.Memory.Last
-	}
-	if !slices.EqualFunc(p.Memory.Timeline, p.Prior.Timeline, func(a, b Sighting) bool {
-		return a.Deployment == b.Deployment && a.How == b.How && a.Since.Equal(b.Since)
-	}) {
-		out.Timeline = slices.Clone(p.Memory.Timeline)
-	}
-	return out
-}
-
-func sameChange(a, b *Change) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	x, y := *a, *b
-	x.At, y.At = time.Time{}, time.Time{}
-	return x == y && a.At.Equal(b.At)
+	Memory       Memory // the memory to record once the change is made
 }

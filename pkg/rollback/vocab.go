@@ -94,4 +94,14 @@ const (
 	CodeNoTarget      Code = "no-target"       // the alarm reaches no allowed target
 	CodeOtherAccount  Code = "other-account"   // the alarm is from an account Rewind does not serve
 	CodeOtherRegion   Code = "other-region"    // the alarm is about a regional resource elsewhere
+	CodeOwnHealth     Code = "own-health"      // the alarm watches Rewind itself (its errors, throttles, queue)
+)
+
+// Codes of the engine's own failures: the memory and the claim around a switch.
+const (
+	CodeMemoryFailed Code = "memory-failed" // Rewind's memory could not be read or written: nothing was switched
+	CodeUnrecorded   Code = "unrecorded"    // the switch was made but not recorded; the next invocation records it
+	CodeBusy         Code = "busy"          // another instance's change of the target was still under way at the deadline
+	CodeContended    Code = "contended"     // the memory kept changing under the decision
+	CodeSettled      Code = "settled"       // an earlier invocation's open claim was finished or abandoned
 )

@@ -1,10 +1,10 @@
 // Package cfbehavior is the rollback strategy for a CloudFront cache behaviour: what is live is the
 // origin (or origin group) the behaviour for one path pattern sends requests to, the distribution's
 // origins are what it can be switched between, and a rollback switches it to the target's legacy
-// origin (the seed's EC2 origin). The switch and Rewind's memory (kept, compactly, at the end of the
-// distribution's Comment) go in one UpdateDistribution with the If-Match ETag of the configuration
-// just read; a configuration someone else changed in between is read again (a bounded number of
-// times), never overwritten blindly.
+// origin (the seed's EC2 origin). The switch is one UpdateDistribution, with the If-Match ETag of the
+// configuration just read, that changes the one behaviour's origin and nothing else (the comment and
+// every other setting stay the team's); a configuration someone else changed in between is read
+// again (a bounded number of times), never overwritten blindly.
 package cfbehavior
 
 import (
@@ -45,10 +45,10 @@ func New(api API) *Strategy { return &Strategy{api: api} }
 // Name implements rollback.Strategy.
 func (*Strategy) Name() string { return "cloudfront-behavior" }
 
-// Observe implements rollback.Strategy with one GetDistribution: the configuration holds the
-// behaviour, the origins (the "history") and the memory; the distribution says whether the last
-// change has reached every edge.
-func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State, error) {
+// Read implements rollback.Strategy with one GetDistribution, history or not: the configuration holds
+// the behaviour and the origins (the "history"); the distribution says whether the last change has
+// reached every edge.
+func (s *Strategy) Read(ctx context.Context, t target.Target, _ bool) (rollback.State, error) {
 	out, err := s.api.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: &t.APIID})
 	if err != nil {
 		return rollback.State{}, fmt.Errorf("distribution %s: get distribution: %w", t.APIID, classify(err))
@@ -62,18 +62,7 @@ func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State
 	if err != nil {
 		return rollback.State{}, err
 	}
-	origins := originIDs(cfg)
-	_, mem, err := DecodeComment(aws.ToString(cfg.Comment), origins)
-	if err != nil {
-		return rollback.State{}, fmt.Errorf("%s: read Rewind's memory from the distribution's comment: %w", t, err)
-	}
-	st := rollback.State{Live: live, History: history(cfg), Memory: mem, Progress: aws.ToString(d.Status), LastUpdated: aws.ToTime(d.LastModifiedTime)}
-	return st, nil
-}
-
-// Peek implements rollback.Strategy: one read serves both.
-func (s *Strategy) Peek(ctx context.Context, t target.Target) (rollback.State, error) {
-	return s.Observe(ctx, t)
+	return rollback.State{Live: live, History: history(cfg), Progress: aws.ToString(d.Status), LastUpdated: aws.ToTime(d.LastModifiedTime)}, nil
 }
 
 // behavior returns the cache behaviour a target names ("*": the default one), as the fields both
@@ -153,10 +142,10 @@ func history(cfg *types.DistributionConfig) []rollback.Deployment {
 	return out
 }
 
-// Apply implements rollback.Strategy: GetDistributionConfig, change the one behaviour and the
-// comment, UpdateDistribution with If-Match. The behaviour must still route to what the decision was
-// made on; a 412 (someone changed the distribution in between) reads it again.
-func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) error {
+// Switch implements rollback.Strategy: GetDistributionConfig, change the one behaviour,
+// UpdateDistribution with If-Match. The behaviour must still route to what the decision was made on
+// (else rollback.ErrChanged); a 412 (someone changed the distribution in between) reads it again.
+func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan) error {
 	var lastErr error
 	for range writeAttempts {
 		out, err := s.api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &t.APIID})
@@ -171,30 +160,20 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		if err != nil {
 			return err
 		}
-		origins := originIDs(cfg)
-		owner, mem, err := DecodeComment(aws.ToString(cfg.Comment), origins)
-		if err != nil {
-			return fmt.Errorf("distribution %s: read memory again: %w", t.APIID, err)
-		}
-		mem = p.MemoryOver(mem)
-		comment := EncodeComment(owner, mem)
-		if live == p.To && aws.ToString(cfg.Comment) == comment {
-			// This very write already landed: its response was lost, and the SDK's retry carried the
-			// ETag from before it (412). The memory holds this decision's time, so nobody else wrote it.
+		if live == p.To {
+			// Already done: this very write landed and its answer was lost (the SDK's retry then
+			// carried the ETag from before it, 412).
 			return nil
 		}
 		if live != p.From {
-			return fmt.Errorf("%s: switch %s -> %s: the behaviour now routes to %s; not overwriting a change made since it was read", t, p.From, p.To, live)
+			return fmt.Errorf("%s: switch %s -> %s: %w: the behaviour now routes to %s", t, p.From, p.To, rollback.ErrChanged, live)
 		}
-		if !slices.Contains(origins, p.To) {
+		if !slices.Contains(originIDs(cfg), p.To) {
 			return fmt.Errorf("%s: switch %s -> %s: %w: the distribution has no origin %s", t, p.From, p.To, rollback.ErrNotFound, p.To)
 		}
-		if p.Kind != rollback.KindRecord {
-			if err := setBehaviorOrigin(t, cfg, p.To); err != nil {
-				return err
-			}
+		if err := setBehaviorOrigin(t, cfg, p.To); err != nil {
+			return err
 		}
-		cfg.Comment = aws.String(comment)
 		_, err = s.api.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: &t.APIID, IfMatch: out.ETag, DistributionConfig: cfg})
 		var pf *types.PreconditionFailed
 		if errors.As(err, &pf) {
@@ -206,7 +185,7 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		}
 		return nil
 	}
-	return fmt.Errorf("%s: switch %s -> %s: the distribution kept changing between read and write (%d attempts): %w", t, p.From, p.To, writeAttempts, lastErr)
+	return fmt.Errorf("%s: switch %s -> %s: %w: the distribution kept changing between read and write (%d attempts): %w", t, p.From, p.To, rollback.ErrChanged, writeAttempts, lastErr)
 }
 
 // classify marks AWS's "does not exist" answers so callers can tell them apart with errors.Is.

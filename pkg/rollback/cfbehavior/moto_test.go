@@ -13,12 +13,14 @@ import (
 	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
 // TestAgainstMotoTheBehaviourSwitchesToTheLegacyOrigin runs the strategy against moto_server's
 // CloudFront (an implementation nobody here wrote): the seed's distribution, /api/users/* on the
-// Lambda origin, an alarm, and the behaviour on the EC2 origin with everything else as it was.
+// Lambda origin, an alarm, and the behaviour on the EC2 origin with everything else (the comment
+// included) as it was; Rewind's memory is in its store.
 func TestAgainstMotoTheBehaviourSwitchesToTheLegacyOrigin(t *testing.T) {
 	endpoint := testenv.Moto(t)
 	client := cloudfront.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")},
@@ -44,11 +46,13 @@ func TestAgainstMotoTheBehaviourSwitchesToTheLegacyOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := rollback.NewEngine(cfbehavior.New(client), rollback.Options{})
+	store := rollbacktest.NewStore()
+	eng := rollback.NewEngine(cfbehavior.New(client), store, rollback.Options{})
 	// The alarm is dated a minute ahead: moto stamps LastModifiedTime with its own clock, and an alarm
 	// older than the distribution's last change would rightly be judged stale.
-	res := eng.Do(ctx, tg, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "alarm", Alarm: "users 5xx", Incident: "00aa11bb22cc33dd", AlarmTime: time.Now().Add(time.Minute)}})
-	if res.Outcome != rollback.OutcomeRolledBack || res.From != fresh || res.To != legacy {
+	res := eng.Do(ctx, tg, rollback.Request{Action: rollback.ActionRollback,
+		Trigger: rollback.Trigger{By: rollback.ByAlarm, Alarm: "users 5xx", Incident: "00aa11bb22cc33dd", AlarmTime: time.Now().Add(time.Minute)}})
+	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack || res.From != fresh || res.To != legacy {
 		t.Fatalf("%+v", res)
 	}
 	got, err := client.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &id})
@@ -59,14 +63,18 @@ func TestAgainstMotoTheBehaviourSwitchesToTheLegacyOrigin(t *testing.T) {
 	if o := aws.ToString(cfg.CacheBehaviors.Items[0].TargetOriginId); o != legacy {
 		t.Errorf("behaviour routes to %s, want %s", o, legacy)
 	}
-	if o := aws.ToString(cfg.DefaultCacheBehavior.TargetOriginId); o != legacy || len(cfg.Origins.Items) != 2 {
-		t.Errorf("the rest of the configuration changed: default %s, %d origins", o, len(cfg.Origins.Items))
+	if o := aws.ToString(cfg.DefaultCacheBehavior.TargetOriginId); o != legacy || len(cfg.Origins.Items) != 2 || aws.ToString(cfg.Comment) != "Luna API" {
+		t.Errorf("the rest of the configuration changed: default %s, %d origins, comment %q", o, len(cfg.Origins.Items), aws.ToString(cfg.Comment))
+	}
+	if m := store.Record(tg).Memory; !m.IsBad(fresh) || m.Last == nil || m.Last.Incident != "00aa11bb22cc33dd" {
+		t.Errorf("memory %+v", m)
 	}
 	st := eng.Status(ctx, tg)
 	if st.Status == nil || st.Status.Current != legacy || st.Status.Progress == "" || len(st.Status.KnownBad) != 1 || st.Status.KnownBad[0] != fresh {
 		t.Errorf("status: %+v", st.Status)
 	}
-	if again := eng.Do(ctx, tg, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "alarm", Incident: "00aa11bb22cc33dd", AlarmTime: time.Now().Add(time.Minute)}}); again.Outcome != rollback.OutcomeSkipped {
+	if again := eng.Do(ctx, tg, rollback.Request{Action: rollback.ActionRollback,
+		Trigger: rollback.Trigger{By: rollback.ByAlarm, Incident: "00aa11bb22cc33dd", AlarmTime: time.Now().Add(time.Minute)}}); again.Outcome != rollback.OutcomeSkipped || again.Code != rollback.CodeRepeat {
 		t.Errorf("the same incident again: %+v", again)
 	}
 }

@@ -3,88 +3,22 @@ package httpstage_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http/httptest"
+	"maps"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 
 	"github.com/rewind-sre/rewind/pkg/awslocal"
 	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
-	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/httpstage"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-var base = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-
-// fixture: a local HTTP API with n deployments a minute apart and a "live" stage on the newest,
-// reached through the real SDK client over HTTP.
-type fixture struct {
-	gw     *apigwv2.Server
-	client *apigatewayv2.Client
-	target target.Target
-	deps   []apigwv2.Deployment
-}
-
-func newFixture(t *testing.T, n int, autoDeploy bool) *fixture {
-	t.Helper()
-	gw := apigwv2.New(func() time.Time { return base.Add(time.Duration(n) * time.Minute) })
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	id := gw.CreateAPI()
-	f := &fixture{gw: gw, target: target.Target{Kind: target.KindHTTPStage, APIID: id, Stage: "live"}}
-	for i := range n {
-		d, err := gw.CreateDeployment(id, apigwv2.Deployment{Description: fmt.Sprintf("build %d", i), CreatedDate: base.Add(time.Duration(i) * time.Minute)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.deps = append(f.deps, d)
-	}
-	if err := gw.CreateStage(id, apigwv2.Stage{Name: "live", DeploymentID: f.deps[n-1].ID, AutoDeploy: autoDeploy,
-		Variables: map[string]string{"backend": "lambda"}}); err != nil {
-		t.Fatal(err)
-	}
-	f.client = apigatewayv2.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: func() aws.Retryer {
-			return awsretry.Policy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
-		},
-	}, func(o *apigatewayv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return f
-}
-
-func (f *fixture) live(t *testing.T) apigwv2.Stage {
-	t.Helper()
-	st, ok := f.gw.Stage(f.target.APIID, "live")
-	if !ok {
-		t.Fatal("stage gone")
-	}
-	return st
-}
-
-func (f *fixture) engine(o rollback.Options) *rollback.Engine {
-	if o.Now == nil {
-		o.Now = func() time.Time { return base.Add(2*time.Hour + 10*time.Second) }
-	}
-	return rollback.NewEngine(httpstage.New(f.client), o)
-}
-
-func alarm(incident string) rollback.Request {
-	return rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "alarm", Alarm: "http 5xx", Incident: incident, AlarmTime: base.Add(2 * time.Hour)}}
-}
-
 func TestAlarmRollsTheStageBackInOneWriteAndRemembers(t *testing.T) {
 	f := newFixture(t, 3, false)
-	eng := f.engine(rollback.Options{})
+	eng := f.engine(nil, rollback.Options{})
 	res := eng.Do(context.Background(), f.target, alarm("inc1"))
-	if res.Outcome != rollback.OutcomeRolledBack || res.From != f.deps[2].ID || res.To != f.deps[1].ID || res.Strategy != "http-stage" {
+	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack || res.From != f.deps[2].ID || res.To != f.deps[1].ID || res.Strategy != "http-stage" {
 		t.Fatalf("%+v", res)
 	}
 	if w := f.gw.Writes(); w != 1 {
@@ -94,8 +28,11 @@ func TestAlarmRollsTheStageBackInOneWriteAndRemembers(t *testing.T) {
 	if live.DeploymentID != f.deps[1].ID {
 		t.Errorf("live = %s, want %s", live.DeploymentID, f.deps[1].ID)
 	}
-	if live.Variables["backend"] != "lambda" {
-		t.Errorf("the API's own stage variable was lost: %v", live.Variables)
+	if !maps.Equal(live.Variables, teamVars) {
+		t.Errorf("the API's own stage variables changed: %v", live.Variables)
+	}
+	if m := f.store.Record(f.target).Memory; !m.IsBad(f.deps[2].ID) || m.Last == nil || m.Last.Incident != "inc1" || m.Last.To != f.deps[1].ID {
+		t.Errorf("memory %+v", m)
 	}
 	// The same incident again (SNS delivers at least once): nothing moves, nothing is written.
 	again := eng.Do(context.Background(), f.target, alarm("inc1"))
@@ -103,51 +40,53 @@ func TestAlarmRollsTheStageBackInOneWriteAndRemembers(t *testing.T) {
 		t.Errorf("repeated delivery: %+v, writes %d", again, f.gw.Writes())
 	}
 	// A human sends it back to the bad build: deploy refuses it as known bad without force.
-	dep := eng.Do(context.Background(), f.target, rollback.Request{Action: "deploy", DeploymentID: f.deps[2].ID, Trigger: rollback.Trigger{By: "manual"}})
+	dep := eng.Do(context.Background(), f.target, manual(rollback.ActionDeploy, f.deps[2].ID))
 	if dep.Outcome != rollback.OutcomeFailed || dep.Code != rollback.CodeKnownBad {
 		t.Errorf("deploy of the known-bad build: %+v", dep)
 	}
-	fwd := eng.Do(context.Background(), f.target, rollback.Request{Action: "deploy", DeploymentID: f.deps[2].ID, Trigger: rollback.Trigger{By: "manual", Force: true}})
-	if fwd.Outcome != rollback.OutcomeDeployed || f.live(t).DeploymentID != f.deps[2].ID {
+	forced := manual(rollback.ActionDeploy, f.deps[2].ID)
+	forced.Trigger.Force = true
+	fwd := eng.Do(context.Background(), f.target, forced)
+	if fwd.Outcome != rollback.OutcomeDeployed || fwd.Code != rollback.CodeDeployed || f.live(t).DeploymentID != f.deps[2].ID {
 		t.Errorf("forced deploy: %+v", fwd)
+	}
+	if f.store.Record(f.target).Memory.IsBad(f.deps[2].ID) {
+		t.Error("a forced deploy leaves its deployment marked bad")
 	}
 }
 
 func TestAutoDeployStageIsRefusedWithTheReason(t *testing.T) {
 	f := newFixture(t, 3, true)
-	res := f.engine(rollback.Options{}).Do(context.Background(), f.target, alarm("inc1"))
-	if res.Outcome != rollback.OutcomeFailed || !strings.Contains(res.Reason, "auto-deploy is on: no history to go back to") {
+	res := f.engine(nil, rollback.Options{}).Do(context.Background(), f.target, alarm("inc1"))
+	if res.Outcome != rollback.OutcomeFailed || res.Code != rollback.CodeReadFailed || !strings.Contains(res.Reason, httpstage.ErrAutoDeploy.Error()) {
 		t.Fatalf("%+v", res)
 	}
 	if f.gw.Writes() != 0 || f.gw.CallCount("UpdateStage") != 0 || f.live(t).DeploymentID != f.deps[2].ID {
 		t.Errorf("an auto-deploy stage was written to")
 	}
-	if _, err := httpstage.New(f.client).Peek(context.Background(), f.target); !errors.Is(err, httpstage.ErrAutoDeploy) {
-		t.Errorf("Peek: %v", err)
+	for _, withHistory := range []bool{true, false} {
+		if _, err := httpstage.New(f.client).Read(context.Background(), f.target, withHistory); !errors.Is(err, httpstage.ErrAutoDeploy) {
+			t.Errorf("Read (history %v): %v", withHistory, err)
+		}
 	}
-}
-
-func TestDryRunWritesNothing(t *testing.T) {
-	f := newFixture(t, 3, false)
-	res := f.engine(rollback.Options{DryRun: true}).Do(context.Background(), f.target, alarm("inc1"))
-	if res.Outcome != rollback.OutcomePlanned || res.To != f.deps[1].ID || !res.DryRun {
-		t.Fatalf("%+v", res)
+	if err := httpstage.New(f.client).Switch(context.Background(), f.target, rollback.Plan{Kind: rollback.KindRollback, From: f.deps[2].ID, To: f.deps[1].ID}); !errors.Is(err, httpstage.ErrAutoDeploy) {
+		t.Errorf("Switch: %v", err)
 	}
-	if f.gw.Writes() != 0 || f.gw.CallCount("UpdateStage") != 0 || f.live(t).DeploymentID != f.deps[2].ID {
-		t.Error("dry run wrote")
+	if f.gw.CallCount("UpdateStage") != 0 {
+		t.Error("Switch wrote an auto-deploy stage")
 	}
 }
 
 func TestStatusShowsLiveHistoryAndKnownBad(t *testing.T) {
 	f := newFixture(t, 60, false) // 3 pages at the default 25
-	eng := f.engine(rollback.Options{})
+	eng := f.engine(nil, rollback.Options{})
 	if res := eng.Do(context.Background(), f.target, alarm("inc1")); res.Outcome != rollback.OutcomeRolledBack {
 		t.Fatal(res.Reason)
 	}
 	f.gw.Recorder.ClearFaults()
 	before := f.gw.CallCount("GetDeployments")
 	st := eng.Status(context.Background(), f.target)
-	if st.Outcome != rollback.OutcomeOK || st.Status == nil {
+	if st.Outcome != rollback.OutcomeOK || st.Code != rollback.CodeStatus || st.Status == nil {
 		t.Fatalf("%+v", st)
 	}
 	if got := f.gw.CallCount("GetDeployments") - before; got != 3 {
@@ -160,39 +99,21 @@ func TestStatusShowsLiveHistoryAndKnownBad(t *testing.T) {
 	if s.LastRollback == nil || s.LastRollback.Incident != "inc1" || len(s.KnownBad) != 1 || s.KnownBad[0] != f.deps[59].ID {
 		t.Errorf("memory in status: %+v %v", s.LastRollback, s.KnownBad)
 	}
+	if len(s.Audit) != 1 || s.Audit[0].Code != rollback.CodeRolledBack {
+		t.Errorf("audit in status: %+v", s.Audit)
+	}
 }
 
 func TestThrottledWriteIsRetriedAndLandsOnce(t *testing.T) {
 	f := newFixture(t, 3, false)
 	f.gw.InjectFault("UpdateStage", awslocal.Fault{Status: 429, Times: 4})
 	f.gw.InjectFault("GetDeployments", awslocal.Fault{Reset: true})
-	res := f.engine(rollback.Options{}).Do(context.Background(), f.target, alarm("inc1"))
+	res := f.engine(nil, rollback.Options{}).Do(context.Background(), f.target, alarm("inc1"))
 	if res.Outcome != rollback.OutcomeRolledBack || f.live(t).DeploymentID != f.deps[1].ID {
 		t.Fatalf("%+v", res)
 	}
 	if got := f.gw.CallCount("UpdateStage"); got != 5 || f.gw.Writes() != 1 {
 		t.Errorf("UpdateStage calls %d, writes %d; want 4 throttled + 1, one write", got, f.gw.Writes())
-	}
-}
-
-func TestAStageMovedSinceTheReadIsNotOverwritten(t *testing.T) {
-	f := newFixture(t, 3, false)
-	s := httpstage.New(f.client)
-	st, err := s.Observe(context.Background(), f.target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := rollback.DecideRollback(f.target, st, rollback.Trigger{By: "manual", Now: base.Add(time.Hour)})
-	if d.Verdict != rollback.Act {
-		t.Fatal(d.Reason)
-	}
-	f.gw.SetDeployment(f.target.APIID, "live", f.deps[0].ID) // a human, meanwhile
-	err = s.Apply(context.Background(), f.target, d.Plan)
-	if err == nil || !strings.Contains(err.Error(), "now serves "+f.deps[0].ID) {
-		t.Fatalf("Apply = %v", err)
-	}
-	if f.gw.Writes() != 0 || f.live(t).DeploymentID != f.deps[0].ID {
-		t.Error("the human's change was overwritten")
 	}
 }
 
@@ -205,9 +126,12 @@ func TestTheDefaultStageGoesThroughTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := f.engine(rollback.Options{}).Do(context.Background(), tg, alarm("inc1"))
+	res := f.engine(nil, rollback.Options{}).Do(context.Background(), tg, alarm("inc1"))
 	if st, _ := f.gw.Stage(f.target.APIID, "$default"); res.Outcome != rollback.OutcomeRolledBack || st.DeploymentID != f.deps[1].ID {
 		t.Fatalf("%+v; $default serves %s", res, st.DeploymentID)
+	}
+	if f.store.Record(tg).Memory.Last == nil || f.store.Record(f.target).Version != 0 {
+		t.Errorf("the rollback of %s is not recorded under its own name", tg)
 	}
 }
 
@@ -215,7 +139,9 @@ func TestMissingStageIsNotFound(t *testing.T) {
 	f := newFixture(t, 2, false)
 	tg := f.target
 	tg.Stage = "gone"
-	if _, err := httpstage.New(f.client).Observe(context.Background(), tg); !errors.Is(err, rollback.ErrNotFound) {
-		t.Fatalf("err = %v", err)
+	for _, withHistory := range []bool{true, false} {
+		if _, err := httpstage.New(f.client).Read(context.Background(), tg, withHistory); !errors.Is(err, rollback.ErrNotFound) {
+			t.Errorf("history %v: err = %v", withHistory, err)
+		}
 	}
 }

@@ -1,18 +1,16 @@
 // Package lambdaalias is the rollback strategy for a Lambda alias: the alias's FunctionVersion is
 // what is live, the function's published versions are the history (LastModified is when a version
 // was published), and weighted routing to another version (AdditionalVersionWeights) is a canary,
-// which a rollback drops. Rewind's memory lives at the end of the alias's Description, so one
-// UpdateAlias sets the version, the routing and the record of why, together.
+// which a rollback drops. A switch is one UpdateAlias of the version and the routing, with the
+// RevisionId just read: the alias's description stays the team's.
 package lambdaalias
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -68,19 +66,17 @@ func New(api API) *Strategy { return &Strategy{api: api} }
 // Name implements rollback.Strategy.
 func (*Strategy) Name() string { return "lambda-alias" }
 
-// Observe implements rollback.Strategy: GetAlias and the paged version listing run in parallel.
-func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State, error) {
+// Read implements rollback.Strategy: GetAlias and the paged version listing run in parallel.
+func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) (rollback.State, error) {
 	var (
-		wg       sync.WaitGroup
-		alias    *lambda.GetAliasOutput
-		aliasErr error
+		wg      sync.WaitGroup
+		history []rollback.Deployment
+		histErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		alias, aliasErr = s.getAlias(ctx, t)
-	}()
-	history, histErr := s.history(ctx, t)
+	if withHistory {
+		wg.Go(func() { history, histErr = s.history(ctx, t) })
+	}
+	alias, aliasErr := s.getAlias(ctx, t)
 	wg.Wait()
 	if aliasErr != nil {
 		return rollback.State{}, aliasErr
@@ -89,15 +85,6 @@ func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State
 		return rollback.State{}, fmt.Errorf("function %s: list versions: %w", t.APIID, classify(histErr))
 	}
 	return state(t, alias, history)
-}
-
-// Peek implements rollback.Strategy with GetAlias alone.
-func (s *Strategy) Peek(ctx context.Context, t target.Target) (rollback.State, error) {
-	alias, err := s.getAlias(ctx, t)
-	if err != nil {
-		return rollback.State{}, err
-	}
-	return state(t, alias, nil)
 }
 
 func (s *Strategy) getAlias(ctx context.Context, t target.Target) (*lambda.GetAliasOutput, error) {
@@ -118,11 +105,6 @@ func state(t target.Target, a *lambda.GetAliasOutput, history []rollback.Deploym
 			st.Canary = &rollback.Canary{DeploymentID: v, PercentTraffic: w * 100}
 		}
 	}
-	_, mem, err := DecodeDescription(aws.ToString(a.Description))
-	if err != nil {
-		return rollback.State{}, fmt.Errorf("alias %s: read Rewind's memory from its description: %w", t, err)
-	}
-	st.Memory = mem
 	return st, nil
 }
 
@@ -152,11 +134,11 @@ func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Dep
 	return out, nil
 }
 
-// Apply implements rollback.Strategy with one UpdateAlias carrying the version, the routing and the
-// description (Rewind's memory) together. It reads the alias first and writes with its RevisionId:
-// an alias that no longer serves what the decision was made on is left alone, and one that another
-// writer changed in between (412 PreconditionFailed) is read again, a bounded number of times.
-func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) error {
+// Switch implements rollback.Strategy with one UpdateAlias of the version and the routing. It reads
+// the alias first and writes with its RevisionId: an alias that no longer serves what the decision
+// was made on is left alone (rollback.ErrChanged), and one that another writer changed in between
+// (412 PreconditionFailed) is read again, a bounded number of times.
+func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan) error {
 	expect := p.From // the version the alias served when Rewind decided
 	if p.Kind == rollback.KindCanaryRollback {
 		expect = p.To // the alias's own version stays; only the canary goes
@@ -167,29 +149,19 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		if err != nil {
 			return err
 		}
-		prefix, mem, err := DecodeDescription(aws.ToString(cur.Description))
-		if err != nil {
-			return fmt.Errorf("alias %s: read memory again: %w", t, err)
-		}
-		mem = p.MemoryOver(mem)
-		desc := EncodeDescription(prefix, mem)
 		live := aws.ToString(cur.FunctionVersion)
-		if live == p.To && aws.ToString(cur.Description) == desc && (p.Kind == rollback.KindRecord || noRouting(cur)) {
-			// This very write already landed: its response was lost, and the SDK's retry carried the
-			// RevisionId from before it (412). The memory holds this decision's time: nobody else wrote it.
+		if live == p.To && noRouting(cur) {
+			// Already done: this very write landed and its answer was lost (the SDK's retry then
+			// carried the RevisionId from before it, 412).
 			return nil
 		}
 		if live != expect {
-			return fmt.Errorf("alias %s: switch %s -> %s: the alias now serves version %s; not overwriting a change made since it was read", t, p.From, p.To, live)
+			return fmt.Errorf("alias %s: switch %s -> %s: %w: the alias now serves version %s", t, p.From, p.To, rollback.ErrChanged, live)
 		}
-		in := &lambda.UpdateAliasInput{FunctionName: &t.APIID, Name: &t.Stage, RevisionId: cur.RevisionId, Description: aws.String(desc)}
-		if p.Kind != rollback.KindRecord {
-			in.FunctionVersion = aws.String(p.To)
-			// Any switch drops weighted routing: the canary is what is being rolled back, and a
-			// routing entry for the version now primary would be refused.
-			in.RoutingConfig = &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}
-		}
-		out, err := s.api.UpdateAlias(ctx, in)
+		// Any switch drops weighted routing: the canary is what is being rolled back, and a routing
+		// entry for the version now primary would be refused.
+		out, err := s.api.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: &t.APIID, Name: &t.Stage, RevisionId: cur.RevisionId,
+			FunctionVersion: aws.String(p.To), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}})
 		var pf *types.PreconditionFailedException
 		if errors.As(err, &pf) {
 			lastErr = err
@@ -203,7 +175,7 @@ func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) 
 		}
 		return nil
 	}
-	return fmt.Errorf("alias %s: switch %s -> %s: the alias kept changing between read and write (%d attempts): %w", t, p.From, p.To, writeAttempts, lastErr)
+	return fmt.Errorf("alias %s: switch %s -> %s: %w: the alias kept changing between read and write (%d attempts): %w", t, p.From, p.To, rollback.ErrChanged, writeAttempts, lastErr)
 }
 
 func noRouting(a *lambda.GetAliasOutput) bool {
@@ -217,85 +189,4 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", rollback.ErrNotFound, err)
 	}
 	return err
-}
-
-// MaxDescription is Lambda's limit on an alias description.
-const MaxDescription = 256
-
-// marker starts Rewind's part of a description; what comes before it is the owner's, kept as is.
-const marker = "rewind:"
-
-// EncodeDescription puts m after the owner's text prefix in at most MaxDescription characters:
-// "owner text rewind: b=.. i=.. l=.. t=..", with the values of rollback.Memory.Encode. When it does
-// not fit, the oldest sightings go first, then the oldest incidents, the alarm name of the last
-// change, the oldest known-bad marks, and last of all the end of the owner's text.
-func EncodeDescription(prefix string, m rollback.Memory) string {
-	m = rollback.Memory{Bad: append([]string(nil), m.Bad...), Incidents: append([]string(nil), m.Incidents...),
-		Last: m.Last, Timeline: append([]rollback.Sighting(nil), m.Timeline...)}
-	if m.Last != nil {
-		last := *m.Last
-		m.Last = &last
-	}
-	for {
-		s := join(prefix, m)
-		if len(s) <= MaxDescription {
-			return s
-		}
-		switch {
-		case len(m.Timeline) > 1:
-			m.Timeline = m.Timeline[1:]
-		case len(m.Incidents) > 1:
-			m.Incidents = m.Incidents[1:]
-		case m.Last != nil && m.Last.Alarm != "":
-			m.Last.Alarm = ""
-		case len(m.Bad) > 1:
-			m.Bad = m.Bad[1:]
-		case prefix != "":
-			prefix = prefix[:max(0, len(prefix)-(len(s)-MaxDescription))]
-			for !utf8.ValidString(prefix) {
-				prefix = prefix[:len(prefix)-1] // never cut a character in half
-			}
-		default:
-			return s[:MaxDescription] // unreachable with Lambda versions and Rewind's bounds
-		}
-	}
-}
-
-var fields = []struct{ key, v string }{{"b", rollback.VarBad}, {"i", rollback.VarIncidents}, {"l", rollback.VarLast}, {"t", rollback.VarTimeline}}
-
-func join(prefix string, m rollback.Memory) string {
-	enc := m.Encode()
-	parts := []string{marker}
-	for _, f := range fields {
-		if v := enc[f.v]; v != "" {
-			parts = append(parts, f.key+"="+v)
-		}
-	}
-	if prefix = strings.TrimSpace(prefix); prefix != "" {
-		return prefix + " " + strings.Join(parts, " ")
-	}
-	return strings.Join(parts, " ")
-}
-
-// DecodeDescription splits a description into the owner's text and Rewind's memory.
-func DecodeDescription(d string) (prefix string, m rollback.Memory, err error) {
-	i := strings.LastIndex(d, marker)
-	if i < 0 {
-		return d, rollback.Memory{}, nil
-	}
-	prefix = strings.TrimSpace(d[:i])
-	vars := map[string]string{}
-	for _, kv := range strings.Fields(d[i+len(marker):]) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return prefix, m, fmt.Errorf("%q is not key=value", kv)
-		}
-		for _, f := range fields {
-			if f.key == k {
-				vars[f.v] = v
-			}
-		}
-	}
-	m, err = rollback.DecodeMemory(vars)
-	return prefix, m, err
 }

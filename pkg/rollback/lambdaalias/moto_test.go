@@ -18,6 +18,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
@@ -86,20 +87,24 @@ func bootstrapZip(t *testing.T, body string) []byte {
 
 func TestAgainstMotoTheAliasGoesBackAndRemembers(t *testing.T) {
 	client, tg := motoFunction(t, "3", nil)
-	eng := rollback.NewEngine(lambdaalias.New(client), rollback.Options{})
-	req := rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "alarm", Alarm: "errors", Incident: "00aa11bb22cc33dd", AlarmTime: time.Now()}}
+	store := rollbacktest.NewStore()
+	eng := rollback.NewEngine(lambdaalias.New(client), store, rollback.Options{})
+	req := rollback.Request{Action: rollback.ActionRollback, Trigger: rollback.Trigger{By: rollback.ByAlarm, Alarm: "errors", Incident: "00aa11bb22cc33dd", AlarmTime: time.Now()}}
 	res := eng.Do(context.Background(), tg, req)
-	if res.Outcome != rollback.OutcomeRolledBack || res.From != "3" || res.To != "2" {
+	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack || res.From != "3" || res.To != "2" {
 		t.Fatalf("%+v", res)
 	}
 	a, err := client.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: &tg.APIID, Name: &tg.Stage})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(a.FunctionVersion) != "2" || !strings.HasPrefix(aws.ToString(a.Description), "production rewind: ") {
-		t.Errorf("alias in moto: %s %q", aws.ToString(a.FunctionVersion), aws.ToString(a.Description))
+	if aws.ToString(a.FunctionVersion) != "2" || aws.ToString(a.Description) != "production" {
+		t.Errorf("alias in moto: %s %q, want 2 and the owner's description alone", aws.ToString(a.FunctionVersion), aws.ToString(a.Description))
 	}
-	if again := eng.Do(context.Background(), tg, req); again.Outcome != rollback.OutcomeSkipped {
+	if m := store.Record(tg).Memory; !m.IsBad("3") || m.Last == nil || m.Last.Incident != "00aa11bb22cc33dd" {
+		t.Errorf("memory %+v", m)
+	}
+	if again := eng.Do(context.Background(), tg, req); again.Outcome != rollback.OutcomeSkipped || again.Code != rollback.CodeRepeat {
 		t.Errorf("the same incident again: %+v", again)
 	}
 	st := eng.Status(context.Background(), tg)
@@ -110,16 +115,17 @@ func TestAgainstMotoTheAliasGoesBackAndRemembers(t *testing.T) {
 
 func TestAgainstMotoWeightedRoutingIsDropped(t *testing.T) {
 	client, tg := motoFunction(t, "2", map[string]float64{"3": 0.2})
-	res := rollback.NewEngine(lambdaalias.New(client), rollback.Options{}).Do(context.Background(), tg,
-		rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "manual"}})
-	if res.Outcome != rollback.OutcomeRolledBack || res.Rule != rollback.RuleCanary {
+	res := rollback.NewEngine(lambdaalias.New(client), rollbacktest.NewStore(), rollback.Options{}).Do(context.Background(), tg,
+		rollback.Request{Action: rollback.ActionRollback, Trigger: rollback.Trigger{By: rollback.ByManual}})
+	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeCanaryRemoved || res.Rule != rollback.RuleCanary {
 		t.Fatalf("%+v", res)
 	}
 	a, err := client.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: &tg.APIID, Name: &tg.Stage})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(a.FunctionVersion) != "2" || (a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) != 0) {
-		t.Errorf("alias in moto: version %s routing %+v", aws.ToString(a.FunctionVersion), a.RoutingConfig)
+	if aws.ToString(a.FunctionVersion) != "2" || (a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) != 0) ||
+		aws.ToString(a.Description) != "production" {
+		t.Errorf("alias in moto: version %s routing %+v description %q", aws.ToString(a.FunctionVersion), a.RoutingConfig, aws.ToString(a.Description))
 	}
 }

@@ -1,13 +1,14 @@
 package reststage_test
 
-// The responder and the REST stage strategy against moto_server's API Gateway: a second
-// implementation of the service that nobody here wrote, reached through the same SDK client.
+// The responder and the REST stage strategy against moto_server's API Gateway and DynamoDB: a second
+// implementation of the services that nobody here wrote, reached through the same SDK clients.
 //
 // What this can show: Rewind's calls (GetRestApis to resolve ApiName, GetStage, GetDeployments,
-// one UpdateStage with replace/remove patch operations on /deploymentId and /variables/*) are ones
-// another implementation of AWS's model accepts and answers in a shape the SDK reads; the rollback
-// lands there, the memory Rewind keeps in stage variables survives the round trip (a repeated
-// delivery is recognised), and the staleness rule works from deployment creation dates alone.
+// one UpdateStage with a replace of /deploymentId and nothing else; GetItem, conditional PutItem and
+// Query on its memory table) are ones another implementation of AWS's model accepts and answers in a
+// shape the SDK reads; the rollback lands there, the stage's own variables are left as they were, the
+// memory Rewind keeps in its DynamoDB table survives the round trip (a repeated delivery is
+// recognised), and the staleness rule works from deployment creation dates alone.
 //
 // What it cannot show, because moto 5.2.1 does not implement it: pagination (moto ignores limit and
 // position and returns every deployment in one page, so only apigwlocal tests the multi-page path),
@@ -26,21 +27,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
 	"github.com/rewind-sre/rewind/pkg/internal/testenv"
+	"github.com/rewind-sre/rewind/pkg/memory"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-const motoAccount = "123456789012" // moto's default account
+const (
+	motoAccount = "123456789012" // moto's default account
+	motoTable   = "rewind-memory"
+)
 
-// motoAPI is the seed's API on moto: deployment legacy, then lambda live on stage service.
+// motoAPI is the seed's API on moto: deployment legacy, then lambda live on stage service; and
+// Rewind's memory table, as template.yaml creates it.
 type motoAPI struct {
 	awsCfg         aws.Config
 	client         *apigateway.Client
+	ddb            *dynamodb.Client
 	id             string
 	legacy, lambda string
 	lambdaCreated  time.Time
@@ -89,8 +99,32 @@ func newMotoAPI(t *testing.T) *motoAPI {
 	if !aws.ToTime(lambda.CreatedDate).After(aws.ToTime(legacy.CreatedDate)) {
 		t.Fatalf("deployments created at %s and %s: no order", legacy.CreatedDate, lambda.CreatedDate)
 	}
-	return &motoAPI{awsCfg: awsCfg, client: client, id: aws.ToString(api.Id), legacy: aws.ToString(legacy.Id), lambda: aws.ToString(lambda.Id),
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(motoTable), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}}}); err != nil {
+		t.Fatal(err)
+	}
+	return &motoAPI{awsCfg: awsCfg, client: client, ddb: ddb, id: aws.ToString(api.Id), legacy: aws.ToString(legacy.Id), lambda: aws.ToString(lambda.Id),
 		lambdaCreated: aws.ToTime(lambda.CreatedDate)}
+}
+
+func (m *motoAPI) target() target.Target {
+	return target.Target{Kind: target.KindRESTStage, APIID: m.id, Stage: "service"}
+}
+
+// memory is Rewind's record of the stage as moto's DynamoDB holds it.
+func (m *motoAPI) memory(t *testing.T) rollback.Record {
+	t.Helper()
+	rec, err := memory.New(m.ddb, motoTable, 0).Load(context.Background(), m.target())
+	if err != nil {
+		t.Fatalf("Rewind's memory as moto stored it: %v", err)
+	}
+	return rec
 }
 
 func (m *motoAPI) stage(t *testing.T) *apigateway.GetStageOutput {
@@ -105,7 +139,7 @@ func (m *motoAPI) stage(t *testing.T) *apigateway.GetStageOutput {
 // handler is the responder as main builds it, over the SDK client pointed at moto.
 func (m *motoAPI) handler(t *testing.T) *responder.Handler {
 	t.Helper()
-	env := map[string]string{config.EnvTargets: m.id + "/service"}
+	env := map[string]string{config.EnvTargets: m.id + "/service", config.EnvMemoryTable: motoTable}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -154,8 +188,8 @@ func onlyResult(t *testing.T) func(out any, err error) rollback.Result {
 }
 
 // TestAlarmRollsBackOnMoto: a stale alarm changes nothing; a fresh one moves moto's stage back to the
-// EC2 deployment with Rewind's memory in its variables; its repeated delivery changes nothing more;
-// status reads it all back.
+// EC2 deployment, its variables untouched, with Rewind's memory in moto's DynamoDB; its repeated
+// delivery changes nothing more; status reads it all back.
 func TestAlarmRollsBackOnMoto(t *testing.T) {
 	m := newMotoAPI(t)
 	h := m.handler(t)
@@ -182,17 +216,20 @@ func TestAlarmRollsBackOnMoto(t *testing.T) {
 	if got := aws.ToString(st.DeploymentId); got != m.legacy {
 		t.Fatalf("moto's stage serves %s, want %s", got, m.legacy)
 	}
-	mem, err := rollback.DecodeMemory(st.Variables)
-	if err != nil {
-		t.Fatalf("Rewind's memory as moto stored it: %v (%v)", err, st.Variables)
+	if len(st.Variables) != 0 {
+		t.Errorf("Rewind wrote stage variables on moto: %v", st.Variables)
 	}
-	if !mem.IsBad(m.lambda) || mem.Last == nil || mem.Last.To != m.legacy || mem.Last.By != "alarm" {
-		t.Errorf("memory %+v", mem)
+	rec := m.memory(t)
+	if mem := rec.Memory; !mem.IsBad(m.lambda) || mem.Last == nil || mem.Last.To != m.legacy || mem.Last.By != rollback.ByAlarm || rec.Claim != nil {
+		t.Errorf("memory %+v (claim %+v)", mem, rec.Claim)
 	}
 
 	r = onlyResult(t)(h.Handle(ctx, fresh))
 	if r.Outcome != rollback.OutcomeSkipped || r.Code != rollback.CodeRepeat {
 		t.Errorf("repeated delivery: %+v", r)
+	}
+	if again := m.memory(t); again.Version != rec.Version {
+		t.Errorf("a repeated delivery wrote the memory: version %d, was %d", again.Version, rec.Version)
 	}
 
 	out, err := h.Handle(ctx, json.RawMessage(`{"action":"status"}`))
@@ -203,5 +240,8 @@ func TestAlarmRollsBackOnMoto(t *testing.T) {
 	if !ok || status.Status == nil || status.Status.Current != m.legacy || len(status.Status.Deployments) != 2 ||
 		len(status.Status.KnownBad) != 1 || status.Status.KnownBad[0] != m.lambda {
 		t.Fatalf("status %#v", out)
+	}
+	if a := status.Status.Audit; len(a) == 0 || a[0].Code != rollback.CodeRolledBack {
+		t.Errorf("audit log from moto's DynamoDB, newest first: %+v", a)
 	}
 }

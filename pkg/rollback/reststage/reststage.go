@@ -1,14 +1,13 @@
 // Package reststage is the rollback strategy for an API Gateway REST API stage: read the stage and the
-// API's complete deployment history in parallel, then switch the stage and record why in one
-// UpdateStage call.
+// API's complete deployment history in parallel, then switch the stage with one UpdateStage that
+// changes its deploymentId (and drops its canary) and nothing else: the stage's variables, tags and
+// description stay the team's.
 package reststage
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,52 +41,29 @@ func New(api API) *Strategy { return &Strategy{api: api} }
 // Name implements rollback.Strategy.
 func (*Strategy) Name() string { return "rest-stage" }
 
-// Observe implements rollback.Strategy: GetStage and the paginated GetDeployments run in parallel, so
+// Read implements rollback.Strategy: GetStage and the paginated GetDeployments run in parallel, so
 // a decision costs one round trip per history page, not one more for the stage.
-func (s *Strategy) Observe(ctx context.Context, t target.Target) (rollback.State, error) {
+func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) (rollback.State, error) {
 	var (
-		wg       sync.WaitGroup
-		stage    *apigateway.GetStageOutput
-		stageErr error
+		wg      sync.WaitGroup
+		history []rollback.Deployment
+		histErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		stage, stageErr = s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.APIID, StageName: &t.Stage})
-	}()
-	history, histErr := s.history(ctx, t)
-	wg.Wait()
-	if stageErr == nil && histErr == nil {
-		return s.state(t, stage, history)
+	if withHistory {
+		wg.Go(func() { history, histErr = s.history(ctx, t) })
 	}
+	stage, stageErr := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.APIID, StageName: &t.Stage})
+	wg.Wait()
 	if stageErr != nil {
 		return rollback.State{}, fmt.Errorf("stage %s: get stage: %w", t, classify(stageErr))
 	}
-	return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.APIID, classify(histErr))
-}
-
-// Peek implements rollback.Strategy with GetStage alone.
-func (s *Strategy) Peek(ctx context.Context, t target.Target) (rollback.State, error) {
-	stage, err := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.APIID, StageName: &t.Stage})
-	if err != nil {
-		return rollback.State{}, fmt.Errorf("stage %s: get stage: %w", t, classify(err))
+	if histErr != nil {
+		return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.APIID, classify(histErr))
 	}
-	return s.state(t, stage, nil)
-}
-
-func (s *Strategy) state(t target.Target, stage *apigateway.GetStageOutput, history []rollback.Deployment) (rollback.State, error) {
-	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history}
-	if stage.LastUpdatedDate != nil {
-		st.LastUpdated = *stage.LastUpdatedDate
-	}
+	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history, LastUpdated: aws.ToTime(stage.LastUpdatedDate)}
 	if c := stage.CanarySettings; c != nil {
 		st.Canary = &rollback.Canary{DeploymentID: aws.ToString(c.DeploymentId), PercentTraffic: c.PercentTraffic}
 	}
-	mem, err := rollback.DecodeMemory(stage.Variables)
-	if err != nil {
-		return rollback.State{}, fmt.Errorf("stage %s: read Rewind's memory: %w", t, err)
-	}
-	st.Memory = mem
 	if st.Live == "" {
 		return rollback.State{}, fmt.Errorf("stage %s: has no deploymentId", t)
 	}
@@ -129,32 +105,17 @@ func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Dep
 	return out, nil
 }
 
-// Apply implements rollback.Strategy with one UpdateStage: remove the canary if any, set the
-// deployment, and write Rewind's memory. API Gateway applies a PATCH's operations together, so the
-// switch and its record cannot half-apply; a retried call after a lost response writes the same values.
-func (s *Strategy) Apply(ctx context.Context, t target.Target, p rollback.Plan) error {
-	ops := make([]types.PatchOperation, 0, 5)
+// Switch implements rollback.Strategy with one UpdateStage: remove the canary if any, and set the
+// deployment. API Gateway applies a PATCH's operations together, so the switch cannot half-apply, and
+// a retried call after a lost response writes the same values. REST stages have no conditional
+// write: Rewind's own instances are kept from racing by the claim in its memory.
+func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan) error {
+	ops := make([]types.PatchOperation, 0, 2)
 	if p.RemoveCanary {
 		ops = append(ops, types.PatchOperation{Op: types.OpRemove, Path: aws.String("/canarySettings")})
 	}
-	if p.Kind != rollback.KindCanaryRollback && p.Kind != rollback.KindRecord {
+	if p.Kind != rollback.KindCanaryRollback {
 		ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/deploymentId"), Value: aws.String(p.To)})
-	}
-	// Write only the variables this plan changes from what the decision read: a concurrent instance's
-	// write to another variable (an observe's timeline, say) must not be undone by replaying our read.
-	vars, prior := p.Memory.Encode(), p.Prior.Encode()
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		switch {
-		case vars[k] == prior[k]:
-		case vars[k] == "":
-			// Stage variables cannot be empty: say "nothing" by removing the one that held something.
-			ops = append(ops, types.PatchOperation{Op: types.OpRemove, Path: aws.String("/variables/" + k)})
-		default:
-			ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/variables/" + k), Value: aws.String(vars[k])})
-		}
-	}
-	if len(ops) == 0 {
-		return nil // the plan changes nothing the stage holds
 	}
 	out, err := s.api.UpdateStage(ctx, &apigateway.UpdateStageInput{RestApiId: &t.APIID, StageName: &t.Stage, PatchOperations: ops})
 	if err != nil {

@@ -3,74 +3,20 @@ package reststage_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http/httptest"
+	"maps"
+	"reflect"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
-
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
-	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
-	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-var base = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-
-// fixture is a local API Gateway with one API, n deployments a minute apart, and a prod stage live
-// on the newest, reached through the real SDK client over HTTP.
-type fixture struct {
-	gw     *apigwlocal.Server
-	client *apigateway.Client
-	target target.Target
-	deps   []apigwlocal.Deployment
-}
-
-func newFixture(t *testing.T, n int) *fixture {
-	t.Helper()
-	// The control plane's clock stands just after the newest deployment, so alarms at base+1h are fresh.
-	gw := apigwlocal.New(apigwlocal.Options{Region: "us-east-1", AccountID: "123456789012",
-		Now: func() time.Time { return base.Add(time.Duration(n) * time.Minute) }})
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	api := gw.CreateRestAPI("users")
-	f := &fixture{gw: gw, target: target.Target{Kind: target.KindRESTStage, APIID: api.ID, Stage: "prod"}}
-	for i := range n {
-		d, err := gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{Description: fmt.Sprintf("build %d", i), CreatedDate: base.Add(time.Duration(i) * time.Minute)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.deps = append(f.deps, d)
-	}
-	if err := gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: f.deps[n-1].ID, Variables: map[string]string{"backend": "lambda"}}); err != nil {
-		t.Fatal(err)
-	}
-	f.client = apigateway.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: func() aws.Retryer {
-			return awsretry.Policy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
-		},
-	}, func(o *apigateway.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return f
-}
-
-func (f *fixture) live(t *testing.T) apigwlocal.Stage {
-	t.Helper()
-	st, ok := f.gw.Stage(f.target.APIID, "prod")
-	if !ok {
-		t.Fatal("stage gone")
-	}
-	return st
-}
-
-func TestObserveReadsEveryPage(t *testing.T) {
+func TestReadReadsEveryPageOnlyWithHistory(t *testing.T) {
 	f := newFixture(t, 1234)
-	st, err := reststage.New(f.client).Observe(context.Background(), f.target)
+	s := reststage.New(f.client)
+	st, err := s.Read(context.Background(), f.target, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,67 +33,70 @@ func TestObserveReadsEveryPage(t *testing.T) {
 	if len(seen) != 1234 {
 		t.Errorf("history has %d distinct ids", len(seen))
 	}
-}
-
-func TestApplyIsOneAtomicWriteWithMemory(t *testing.T) {
-	f := newFixture(t, 3)
-	s := reststage.New(f.client)
-	ctx := context.Background()
-	st, err := s.Observe(ctx, f.target)
+	// Observe and clear read without the history: one GetStage, no page of deployments.
+	peek, err := s.Read(context.Background(), f.target, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := rollback.DecideRollback(f.target, st, rollback.Trigger{By: "alarm", Alarm: "api 5xx", Incident: "00aa11bb22cc33dd", AlarmTime: base.Add(time.Hour), Now: base.Add(time.Hour)})
-	if d.Verdict != rollback.Act {
-		t.Fatal(d.Reason)
+	if peek.Live != f.deps[1233].ID || peek.History != nil || peek.LastUpdated.IsZero() || f.gw.CallCount("GetDeployments") != 3 {
+		t.Errorf("read without history: live %s, %d deployments, updated %s; GetDeployments calls %d",
+			peek.Live, len(peek.History), peek.LastUpdated, f.gw.CallCount("GetDeployments"))
 	}
-	before := f.gw.Writes()
-	if err := s.Apply(ctx, f.target, d.Plan); err != nil {
-		t.Fatal(err)
+	if !reflect.DeepEqual(st.Memory, rollback.Memory{}) || !reflect.DeepEqual(peek.Memory, rollback.Memory{}) {
+		t.Errorf("Read filled in memory (the engine reads it from its store): %+v, %+v", st.Memory, peek.Memory)
 	}
-	if w := f.gw.Writes() - before; w != 1 {
+}
+
+func TestRollbackIsOneWriteOfTheDeploymentAndTheMemoryGoesToTheStore(t *testing.T) {
+	f := newFixture(t, 3)
+	rec := &recordingAPI{API: f.client}
+	eng := rollback.NewEngine(reststage.New(rec), f.store, rollback.Options{Now: func() time.Time { return base.Add(time.Hour) }})
+	res := eng.Do(context.Background(), f.target, alarm("00aa11bb22cc33dd"))
+	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack || res.Strategy != "rest-stage" {
+		t.Fatalf("%+v", res)
+	}
+	if w := f.gw.Writes(); w != 1 {
 		t.Errorf("writes = %d, want exactly one UpdateStage", w)
+	}
+	if got := rec.paths(); len(got) != 1 || got[0] != "replace /deploymentId" {
+		t.Errorf("patch operations %v, want only the deploymentId", got)
 	}
 	live := f.live(t)
 	if live.DeploymentID != f.deps[1].ID {
 		t.Errorf("live = %s, want %s", live.DeploymentID, f.deps[1].ID)
 	}
-	if live.Variables["backend"] != "lambda" {
-		t.Error("the API's own stage variables must be left alone")
+	if !maps.Equal(live.Variables, map[string]string{"backend": "lambda"}) {
+		t.Errorf("the API's own stage variables must be left alone: %v", live.Variables)
 	}
-	again, err := s.Observe(ctx, f.target)
-	if err != nil {
-		t.Fatal(err)
+	r := f.store.Record(f.target)
+	if m := r.Memory; !m.IsBad(f.deps[2].ID) || m.Last == nil || m.Last.To != f.deps[1].ID || m.Last.Incident != "00aa11bb22cc33dd" || r.Claim != nil {
+		t.Errorf("memory not recorded with the switch: %+v (claim %+v)", m, r.Claim)
 	}
-	if !again.Memory.IsBad(f.deps[2].ID) || again.Memory.Last == nil || again.Memory.Last.To != f.deps[1].ID || again.Memory.Last.Incident != "00aa11bb22cc33dd" {
-		t.Errorf("memory not recorded with the switch: %+v", again.Memory)
+	if es := f.store.Entries(f.target); len(es) != 1 || es[0].Code != rollback.CodeRolledBack || es[0].To != f.deps[1].ID {
+		t.Errorf("audit log %+v", es)
 	}
 }
 
 func TestCanaryIsRemovedNotMoved(t *testing.T) {
 	f := newFixture(t, 3)
-	if err := f.gw.CreateStage(f.target.APIID, apigwlocal.StageSpec{Name: "canaried", DeploymentID: f.deps[1].ID,
-		Canary: &apigwlocal.Canary{DeploymentID: f.deps[2].ID, PercentTraffic: 10.5}}); err != nil {
-		t.Fatal(err)
-	}
-	tg := f.target
-	tg.Stage = "canaried"
+	tg := f.addStage(t, apigwlocal.StageSpec{Name: "canaried", DeploymentID: f.deps[1].ID,
+		Canary: &apigwlocal.Canary{DeploymentID: f.deps[2].ID, PercentTraffic: 10.5}})
 	s := reststage.New(f.client)
-	st, err := s.Observe(context.Background(), tg)
+	st, err := s.Read(context.Background(), tg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Canary == nil || st.Canary.DeploymentID != f.deps[2].ID || st.Canary.PercentTraffic != 10.5 {
 		t.Fatalf("canary not observed: %+v", st.Canary)
 	}
-	d := rollback.DecideRollback(tg, st, rollback.Trigger{By: "alarm", Alarm: "a", Incident: "i1", AlarmTime: base.Add(time.Hour), Now: base.Add(time.Hour)})
-	if d.Verdict != rollback.Act || d.Plan.Kind != rollback.KindCanaryRollback {
+	d := rollback.DecideRollback(tg, st, rollback.Trigger{By: rollback.ByAlarm, Alarm: "a", Incident: "i1", AlarmTime: base.Add(time.Hour), Now: base.Add(time.Hour)})
+	if d.Verdict != rollback.Act || d.Code != rollback.CodeCanaryRemoved || d.Plan.Kind != rollback.KindCanaryRollback {
 		t.Fatalf("%+v", d)
 	}
-	if err := s.Apply(context.Background(), tg, d.Plan); err != nil {
+	if err := s.Switch(context.Background(), tg, d.Plan); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := f.gw.Stage(tg.APIID, "canaried")
+	got := f.stage(t, tg)
 	if got.Canary != nil || got.DeploymentID != f.deps[1].ID {
 		t.Errorf("after canary rollback: deployment %s canary %+v, want %s and no canary", got.DeploymentID, got.Canary, f.deps[1].ID)
 	}
@@ -157,31 +106,32 @@ func TestMissingStageIsNotFound(t *testing.T) {
 	f := newFixture(t, 2)
 	tg := f.target
 	tg.Stage = "gone"
-	_, err := reststage.New(f.client).Observe(context.Background(), tg)
-	if !errors.Is(err, rollback.ErrNotFound) {
-		t.Fatalf("err = %v, want ErrNotFound", err)
+	for _, withHistory := range []bool{true, false} {
+		if _, err := reststage.New(f.client).Read(context.Background(), tg, withHistory); !errors.Is(err, rollback.ErrNotFound) {
+			t.Errorf("history %v: err = %v, want ErrNotFound", withHistory, err)
+		}
 	}
 }
 
-func TestApplyToMissingDeploymentChangesNothing(t *testing.T) {
+func TestSwitchToMissingDeploymentChangesNothing(t *testing.T) {
 	f := newFixture(t, 2)
-	err := reststage.New(f.client).Apply(context.Background(), f.target, rollback.Plan{Kind: rollback.KindDeploy, From: f.deps[1].ID, To: "nope123",
+	before := f.live(t)
+	err := reststage.New(f.client).Switch(context.Background(), f.target, rollback.Plan{Kind: rollback.KindDeploy, From: f.deps[1].ID, To: "nope123",
 		Memory: rollback.Memory{Last: &rollback.Change{Kind: rollback.KindDeploy, To: "nope123"}}})
 	if err == nil {
 		t.Fatal("switching to a deployment that does not exist must fail")
 	}
-	if live := f.live(t); live.DeploymentID != f.deps[1].ID || live.Variables[rollback.VarLast] != "" {
-		t.Errorf("a refused write changed the stage: %+v", live)
+	if live := f.live(t); live.DeploymentID != f.deps[1].ID || !maps.Equal(live.Variables, before.Variables) || f.gw.Writes() != 0 {
+		t.Errorf("a refused write changed the stage: %+v (writes %d)", live, f.gw.Writes())
 	}
 }
 
 func TestSixThrottlesOnTheWriteStillRollBackOnce(t *testing.T) {
 	f := newFixture(t, 3)
 	f.gw.InjectFault("UpdateStage", apigwlocal.Fault{Status: 429, Times: 6})
-	eng := rollback.NewEngine(reststage.New(f.client), rollback.Options{})
-	res := eng.Do(context.Background(), f.target, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "manual"}})
-	if res.Outcome != rollback.OutcomeRolledBack {
-		t.Fatalf("outcome %s: %s", res.Outcome, res.Reason)
+	res := f.engine(rollback.Options{}).Do(context.Background(), f.target, manual(rollback.ActionRollback, ""))
+	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack {
+		t.Fatalf("outcome %s (%s): %s", res.Outcome, res.Code, res.Reason)
 	}
 	if got := f.gw.CallCount("UpdateStage"); got != 7 {
 		t.Errorf("UpdateStage calls = %d, want 6 throttled + 1", got)
@@ -194,14 +144,12 @@ func TestSixThrottlesOnTheWriteStillRollBackOnce(t *testing.T) {
 func TestLostResponseRetriedWritesTheSameState(t *testing.T) {
 	f := newFixture(t, 3)
 	f.gw.InjectFault("UpdateStage", apigwlocal.Fault{Status: 500, AfterApply: true})
-	eng := rollback.NewEngine(reststage.New(f.client), rollback.Options{})
-	res := eng.Do(context.Background(), f.target, rollback.Request{Action: "rollback", Trigger: rollback.Trigger{By: "manual"}})
+	res := f.engine(rollback.Options{}).Do(context.Background(), f.target, manual(rollback.ActionRollback, ""))
 	if res.Outcome != rollback.OutcomeRolledBack || f.live(t).DeploymentID != f.deps[1].ID {
 		t.Fatalf("outcome %s (%s), live %s", res.Outcome, res.Reason, f.live(t).DeploymentID)
 	}
 	// The write landed twice; the second must not have gone a step further back.
-	st, _ := reststage.New(f.client).Observe(context.Background(), f.target)
-	if st.Memory.Last.From != f.deps[2].ID || len(st.Memory.Bad) != 1 {
-		t.Errorf("memory after a replayed write: %+v", st.Memory)
+	if m := f.store.Record(f.target).Memory; m.Last == nil || m.Last.From != f.deps[2].ID || len(m.Bad) != 1 {
+		t.Errorf("memory after a replayed write: %+v", m)
 	}
 }

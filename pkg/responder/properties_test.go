@@ -1,0 +1,279 @@
+package responder_test
+
+// The properties every schedule is held to, stated from Rewind's rules (README "How it decides",
+// pkg/rollback's Store and Engine contracts), not from the code that carries them out. They are
+// judged on what the recorder saw land, in order (recorder_test.go), and on the stages and the memory
+// table after each step; nothing here re-implements a decision.
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/rollback"
+)
+
+// judge holds what the properties need to know of a world.
+type judge struct {
+	targets  map[string]bool                 // TARGETS, as apiId/stage
+	created  map[string]map[string]time.Time // API id -> deployment id -> creation date
+	guardMax int                             // MAX_AUTO_ROLLBACKS_PER_HOUR
+	dryRun   bool                            // DRY_RUN
+	outside  string                          // an API outside TARGETS: never called at all
+	forced   map[int]bool                    // steps that sent a deploy command with force
+	dryOnly  map[int]bool                    // steps whose every request was a dry run (or status)
+	violate  func(format string, a ...any)
+}
+
+// targetState is what judgeLog carries along for one target while it replays the log.
+type targetState struct {
+	lastMem        *memoryPut     // the latest memory write that landed
+	clears         int            // "cleared" sightings in that write's timeline
+	rolledBackFrom map[string]int // deployments Rewind's rollbacks moved away from (since a clear), at which step
+	rewindPut      string         // where Rewind's last rollback put the stage, while no one else changed it
+	guard          []time.Time    // automatic rollbacks since the last clear (decision clock)
+}
+
+// judgeLog replays every write that landed, in order, and checks for each Rewind switch:
+//
+//	own claim     the latest memory write on the target before the switch is a claim for exactly
+//	              this switch (same deployment): no instance switches without holding the claim, so
+//	              two decisions never both act, whatever they read;
+//	read = live   the stage served the claim's From when the switch arrived (or already its To, a
+//	              re-sent switch): a switch never lands on a stage changed after the read it was
+//	              decided on (a person's deploy command, which claims too, included);
+//	not bad       a rollback never goes to a deployment the memory it read (the claim carries it)
+//	              says is known bad, nor to one Rewind's own rollbacks moved away from since the last
+//	              clear (the ground truth, whatever the memory says); a deploy does so only when forced;
+//	not newer     a rollback only goes to a deployment created before the one it read live;
+//	one per incident  at most one switch per incident key;
+//	no cascade    an alarm never moves the stage on from where Rewind's own rollback put it while
+//	              no one else changed the stage since;
+//	loop guard    at most MAX_AUTO_ROLLBACKS_PER_HOUR automatic rollbacks within any hour since a
+//	              clear;
+//
+// and for every write: only TARGETS are written (stages and memory items), and Rewind writes nothing
+// on a stage but the switch (no variables, no other path).
+func (j *judge) judgeLog(entries []logEntry) {
+	states := map[string]*targetState{}
+	perIncident := map[string]int{}
+	for _, e := range entries {
+		st := states[e.key]
+		if st == nil {
+			st = &targetState{rolledBackFrom: map[string]int{}}
+			states[e.key] = st
+		}
+		switch {
+		case e.human != "":
+			st.rewindPut = ""
+		case e.mem != nil:
+			j.memoryWritten(e, st)
+		case e.patch != nil:
+			j.switched(e, st, perIncident)
+		}
+	}
+}
+
+func (j *judge) memoryWritten(e logEntry, st *targetState) {
+	if !j.targets[e.key] {
+		j.violate("step %d: Rewind's memory item of %s, not in TARGETS, was written", e.step, e.key)
+	}
+	if e.mem.err != nil {
+		j.violate("step %d: a memory write of %s does not decode: %v", e.step, e.key, e.mem.err)
+		return
+	}
+	clears := 0
+	for _, s := range e.mem.rec.Memory.Timeline {
+		if s.How == rollback.HowCleared {
+			clears++
+		}
+	}
+	if e.mem.rec.Claim == nil && clears > st.clears {
+		clear(st.rolledBackFrom) // a person's clear: the known-bad marks and the loop guard start again
+		st.guard = nil
+	}
+	st.clears, st.lastMem = clears, e.mem
+}
+
+func (j *judge) switched(e logEntry, st *targetState, perIncident map[string]int) {
+	p := e.patch
+	if !j.targets[e.key] {
+		j.violate("step %d: stage %s, not in TARGETS, was written", e.step, e.key)
+		return
+	}
+	if len(p.vars) > 0 || len(p.removed) > 0 || len(p.other) > 0 {
+		j.violate("step %d: Rewind wrote more than the switch on %s: variables %v, removed %v, other %v", e.step, e.key, p.vars, p.removed, p.other)
+	}
+	to := p.deploymentID
+	if to == "" || e.before.DeploymentID == to {
+		return // a canary removal, or a switch sent again after a lost answer: nothing moves
+	}
+	var c *rollback.Claim
+	if st.lastMem != nil {
+		c = st.lastMem.rec.Claim
+	}
+	if c == nil || c.Plan.To != to {
+		j.violate("step %d: %s switched %s -> %s without its own claim (latest memory write: %s)", e.step, e.key, e.before.DeploymentID, to, describeMem(st.lastMem))
+		return
+	}
+	if e.before.DeploymentID != c.Plan.From {
+		j.violate("step %d: %s switched to %s on a stage serving %s, not the %s its decision read: a change after the read was overwritten",
+			e.step, e.key, to, e.before.DeploymentID, c.Plan.From)
+	}
+	read := st.lastMem.rec.Memory
+	switch c.Plan.Kind {
+	case rollback.KindRollback:
+		j.rolledBack(e, st, c, read, perIncident)
+	case rollback.KindDeploy:
+		if read.IsBad(to) && !j.forced[e.step] {
+			j.violate("step %d: a deploy without force put %s, known bad, live on %s", e.step, to, e.key)
+		}
+		delete(st.rolledBackFrom, to)
+		st.rewindPut = ""
+	}
+}
+
+func (j *judge) rolledBack(e logEntry, st *targetState, c *rollback.Claim, read rollback.Memory, perIncident map[string]int) {
+	from, to := c.Plan.From, c.Plan.To
+	if read.IsBad(to) {
+		j.violate("step %d: %s rolled back onto %s, known bad in the memory the decision read (%v)", e.step, e.key, to, read.Bad)
+	}
+	if at, bad := st.rolledBackFrom[to]; bad {
+		j.violate("step %d: %s rolled back onto %s, which Rewind rolled back from at step %d", e.step, e.key, to, at)
+	}
+	if !j.createdBefore(e.key, to, from) {
+		j.violate("step %d: %s rolled back from %s to %s, which was not created before it", e.step, e.key, from, to)
+	}
+	if c.By == rollback.ByAlarm && st.rewindPut != "" && from == st.rewindPut {
+		j.violate("step %d: an alarm moved %s on from %s, where Rewind's own rollback had put it, with no other change since: a second rollback", e.step, e.key, from)
+	}
+	if last := c.Plan.Memory.Last; last != nil && last.Incident != "" {
+		if perIncident[last.Incident]++; perIncident[last.Incident] > 1 {
+			j.violate("step %d: incident %s switched %s a second time (%s -> %s)", e.step, last.Incident, e.key, from, to)
+		}
+	}
+	if c.By == rollback.ByAlarm && j.guardMax > 0 {
+		n := 1
+		for _, g := range st.guard {
+			if !g.Before(c.At.Add(-time.Hour)) {
+				n++
+			}
+		}
+		if n > j.guardMax {
+			j.violate("step %d: automatic rollback number %d of %s within an hour; the loop guard allows %d", e.step, n, e.key, j.guardMax)
+		}
+		st.guard = append(st.guard, c.At)
+	}
+	st.rolledBackFrom[from] = e.step
+	st.rewindPut = to
+}
+
+// createdBefore orders deployments as Rewind's rules do: by creation, ties by id.
+func (j *judge) createdBefore(key, a, b string) bool {
+	api := key[:len(key)-len(stageOf(key))-1]
+	ca, okA := j.created[api][a]
+	cb, okB := j.created[api][b]
+	if !okA || !okB {
+		return false
+	}
+	if !ca.Equal(cb) {
+		return ca.Before(cb)
+	}
+	return a < b
+}
+
+func stageOf(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == '/' {
+			return key[i+1:]
+		}
+	}
+	return key
+}
+
+func describeMem(m *memoryPut) string {
+	switch {
+	case m == nil:
+		return "none"
+	case m.rec.Claim != nil:
+		return fmt.Sprintf("claim %s %s -> %s", m.rec.Claim.Plan.Kind, m.rec.Claim.Plan.From, m.rec.Claim.Plan.To)
+	}
+	return fmt.Sprintf("memory v%d", m.rec.Version)
+}
+
+// judgeRequests checks every request sent, applied or not: nothing reaches the API outside
+// TARGETS; no write goes to a stage or a memory item outside TARGETS; a dry run (the function's,
+// or a command's) sends no write to any stage.
+func (j *judge) judgeRequests(reqs []request) {
+	for _, q := range reqs {
+		if q.ddbOp == "" && q.apiID == j.outside {
+			j.violate("step %d: a request to the API outside TARGETS: %s %s", q.step, q.method, q.path)
+		}
+		if !q.write() {
+			continue
+		}
+		if q.ddbOp == "" {
+			if q.patch == nil || !j.targets[q.key()] {
+				j.violate("step %d: a write outside TARGETS: %s %s", q.step, q.method, q.path)
+			}
+			if j.dryRun || j.dryOnly[q.step] {
+				j.violate("step %d: a stage write in a dry run: %s %s", q.step, q.method, q.path)
+			}
+			continue
+		}
+		if q.pk != "" && !j.targets[q.key()] { // (no key: a body cut off by a client that gave up, refused unread)
+			j.violate("step %d: a %s of item %s/%s, which is no target's", q.step, q.ddbOp, q.pk, q.sk)
+		}
+	}
+}
+
+// snapshot is one target as a step left it: what the stage serves and Rewind's memory of it.
+type snapshot struct {
+	live string
+	rec  rollback.Record
+}
+
+// judgeAgreement checks one target after a quiet step (every invocation returned, none cut by its
+// deadline): the memory and the stage agree. When Rewind made the stage's latest change and no
+// claim is open, the memory's last change is what the stage serves and the timeline's newest
+// sighting is it. With a claim open, the stage serves the claim's From or its To.
+func (j *judge) judgeAgreement(step int, key string, s snapshot, rewindLast bool) {
+	if !rewindLast {
+		return
+	}
+	if c := s.rec.Claim; c != nil {
+		if s.live != c.Plan.From && s.live != c.Plan.To {
+			j.violate("step %d: %s serves %s, neither end of the open claim %s -> %s", step, key, s.live, c.Plan.From, c.Plan.To)
+		}
+		return
+	}
+	m := s.rec.Memory
+	if m.Last == nil || m.Last.To != s.live {
+		j.violate("step %d: %s serves %s, where Rewind put it, but its memory's last change is %+v", step, key, s.live, m.Last)
+	}
+	if n := len(m.Timeline); n == 0 || m.Timeline[n-1].Deployment != s.live {
+		j.violate("step %d: %s serves %s, where Rewind put it, but the timeline's newest sighting is not it: %v", step, key, s.live, m.Timeline)
+	}
+}
+
+// judgeClaims checks the claims a quiet step leaves: no new claim remains, and a claim that was open
+// (and expired) when the step began on a target the step acted on is settled: gone, its incident
+// handled, and the memory's last change is the claim's when the stage serves what it claimed.
+func (j *judge) judgeClaims(step int, key string, before, after snapshot, touched bool) (settled bool) {
+	bc, ac := before.rec.Claim, after.rec.Claim
+	if ac != nil && (bc == nil || bc.ID != ac.ID) {
+		j.violate("step %d: a claim %s -> %s on %s remains after every instance returned", step, ac.Plan.From, ac.Plan.To, key)
+		return false
+	}
+	if bc == nil || !touched {
+		return false
+	}
+	if ac != nil {
+		j.violate("step %d: the open claim %s -> %s on %s was not settled by the next invocation", step, bc.Plan.From, bc.Plan.To, key)
+		return false
+	}
+	if last := bc.Plan.Memory.Last; last != nil && last.Incident != "" && !slices.Contains(after.rec.Memory.Incidents, last.Incident) {
+		j.violate("step %d: settling the claim %s -> %s on %s forgot its incident %s", step, bc.Plan.From, bc.Plan.To, key, last.Incident)
+	}
+	return true
+}

@@ -1,0 +1,107 @@
+package cfbehavior_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
+	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
+)
+
+// A dry run, the engine's or the request's, plans and never switches; the same plan decided again
+// is answered quietly (not notified twice).
+func TestDryRunPlansOnceAndNeverSwitches(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts rollback.Options
+		req  func(rollback.Request) rollback.Request
+	}{
+		{"engine dry run", rollback.Options{DryRun: true}, func(r rollback.Request) rollback.Request { return r }},
+		{"request dry run", rollback.Options{}, func(r rollback.Request) rollback.Request { r.DryRun = true; return r }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			before := f.view(t)
+			eng := f.engine(nil, c.opts)
+			for i, wantQuiet := range []bool{false, true} {
+				res := eng.Do(t.Context(), f.target, c.req(alarm("00aa11bb22cc33dd")))
+				if res.Outcome != rollback.OutcomePlanned || res.Code != rollback.CodeRolledBack || res.To != legacy || !res.DryRun || res.Quiet != wantQuiet {
+					t.Fatalf("dry run %d: %+v (quiet %v, want %v)", i+1, res, res.Quiet, wantQuiet)
+				}
+			}
+			after := f.view(t)
+			if f.cf.Writes() != 0 || f.cf.CallCount("UpdateDistribution") != 0 || after.ETag != before.ETag || after.Behaviors[users] != fresh || after.Comment != comment {
+				t.Error("dry run wrote")
+			}
+			if es := f.store.Entries(f.target); len(es) != 1 || !es[0].DryRun || es[0].Outcome != rollback.OutcomePlanned {
+				t.Errorf("audit log %+v, want the plan once", es)
+			}
+		})
+	}
+}
+
+// Switch reads the configuration and writes with its ETag: a behaviour that no longer routes to the
+// plan's From is left alone (ErrChanged), one already on its To is a plan carried out (no error, no
+// write), and a distribution that keeps changing between read and write is ErrChanged.
+func TestSwitchWritesOnlyOverWhatTheDecisionRead(t *testing.T) {
+	const blue = "blue"
+	for _, c := range []struct {
+		name     string
+		human    func(t *testing.T, f *fixture) cfbehavior.API // between Rewind's read and its switch; the client to switch with
+		to       string                                        // the plan's To, "" as decided
+		wantErr  error
+		wantLive string
+		says     string // what the error says
+		updates  int    // UpdateDistribution calls the switch makes
+	}{
+		{"moved by a human since the read", func(t *testing.T, f *fixture) cfbehavior.API {
+			f.setOrigin(t, users, blue)
+			return f.client
+		}, "", rollback.ErrChanged, blue, "now routes to " + blue, 0},
+		{"already carried out (a retry after a lost answer)", func(t *testing.T, f *fixture) cfbehavior.API {
+			f.setOrigin(t, users, legacy)
+			return f.client
+		}, "", nil, legacy, "", 0},
+		{"changed between every read and write", func(t *testing.T, f *fixture) cfbehavior.API {
+			return &racingClient{Client: f.client, races: 3, race: func() { f.cf.SetBehaviorOrigin(f.id, "/static/*", blue) }}
+		}, "", rollback.ErrChanged, fresh, "kept changing", 3},
+		{"the plan's origin is not in the distribution", func(t *testing.T, f *fixture) cfbehavior.API { return f.client },
+			"gone-origin", rollback.ErrNotFound, fresh, "no origin gone-origin", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixtureWith(t, nil, func(s *cflocal.Spec) {
+				s.Origins = append(s.Origins, cflocal.Origin{ID: blue, DomainName: "blue.luna.com"})
+			})
+			st, err := cfbehavior.New(f.client).Read(t.Context(), f.target, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := rollback.DecideRollback(f.target, st, rollback.Trigger{By: rollback.ByManual, Now: base.Add(time.Hour)})
+			if d.Verdict != rollback.Act || d.Plan.From != fresh || d.Plan.To != legacy {
+				t.Fatalf("%+v", d)
+			}
+			if c.to != "" {
+				d.Plan.To = c.to
+			}
+			api := c.human(t, f)
+			writes, updates, etag := f.cf.Writes(), f.cf.CallCount("UpdateDistribution"), f.view(t).ETag
+			err = cfbehavior.New(api).Switch(t.Context(), f.target, d.Plan)
+			if !errors.Is(err, c.wantErr) { // errors.Is(err, nil): err == nil
+				t.Fatalf("Switch = %v, want %v", err, c.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.says) {
+				t.Errorf("Switch = %v: does not say %q", err, c.says)
+			}
+			if f.cf.Writes() != writes || f.cf.CallCount("UpdateDistribution")-updates != c.updates || f.view(t).Behaviors[users] != c.wantLive {
+				t.Errorf("writes %d, UpdateDistribution calls %d, behaviour on %s; want no write, %d calls, %s",
+					f.cf.Writes()-writes, f.cf.CallCount("UpdateDistribution")-updates, f.view(t).Behaviors[users], c.updates, c.wantLive)
+			}
+			if c.updates == 0 && f.view(t).ETag != etag {
+				t.Error("the distribution was written over")
+			}
+		})
+	}
+}
