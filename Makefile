@@ -65,3 +65,10 @@ lint: ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint
 
 deploy: ## Build and deploy with SAM: sam build && sam deploy --guided
 	sam build && sam deploy --guided --stack-name $(STACK_NAME)
+
+.PHONY: sandbox sandbox-event
+sandbox: ## Try Rewind by hand, no AWS account: a local API Gateway and Rewind's real function, until Ctrl-C; prints the commands to try (SANDBOX_FLAGS=-port=N moves its ports 8910-8912)
+	@mkdir -p .build && $(GO) build -o .build/rewind-sandbox ./pkg/demo/cmd/rewind-sandbox && exec .build/rewind-sandbox $(SANDBOX_FLAGS)
+
+sandbox-event: ## Send an event to the running sandbox and print Rewind's answer: EVENT=alarm (a fresh alarm) or a file in testdata/events
+	@$(GO) run ./pkg/demo/cmd/rewind-sandbox event $(EVENT)

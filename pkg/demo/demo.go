@@ -173,6 +173,17 @@ type StatusAnswer struct {
 		Live bool   `json:"live"`
 		Bad  bool   `json:"bad"`
 	} `json:"deployments"`
+	// Audit is Rewind's audit log, newest first: every change it made, failure and plan.
+	Audit []struct {
+		At     time.Time `json:"at"`
+		Action string    `json:"action"`
+		Code   string    `json:"code"`
+		From   string    `json:"from"`
+		To     string    `json:"to"`
+		Rule   string    `json:"rule"`
+		By     string    `json:"by"`
+		Alarm  string    `json:"alarm"`
+	} `json:"audit"`
 }
 
 // Run tells the story. It returns an error when any step did not happen (the alarm did not fire,
@@ -289,6 +300,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	p.textf("          %s  %-40s live now\n", LegacyID, legacyDesc)
 	p.textf("          %s  %-40s released at t+%02.0fs\n", LambdaID, lambdaDesc, o.Warmup.Seconds())
 	p.textf("        Rewind: TARGETS=%s/%s, AWS_ENDPOINT_URL_API_GATEWAY=%s\n", w.apiID, StageName, w.control)
+	p.textf("                its memory: MEMORY_TABLE=%s in a local DynamoDB, AWS_ENDPOINT_URL_DYNAMODB=%s\n", MemoryTable, w.memory)
 	p.textf("        alarm %s: Sum(5XXError) >= %g in %s on ApiName=%s, Stage=%s -> SNS -> Rewind\n",
 		AlarmName, o.Threshold, o.Period, APIName, StageName)
 	p.textf("        traffic: %d req/s\n\n", o.RPS)
@@ -468,7 +480,10 @@ func command(ctx context.Context, fn *rie.Function, action string) (rie.Response
 // observe is what template.yaml's schedule does every 5 minutes: Rewind records what the stage serves,
 // so that later "previous" means what this stage served before, not merely an older deployment.
 func observe(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
-	resp, err := command(ctx, fn, "observe")
+	resp, err := fn.Invoke(ctx, scheduledEvent(time.Now()))
+	if err == nil && resp.Failed() {
+		err = fmt.Errorf("scheduled observe failed (HTTP %d): %s %s %s", resp.Status, resp.ErrorType, resp.ErrorMessage, body(resp.Body))
+	}
 	if err != nil {
 		return err
 	}
@@ -484,6 +499,15 @@ func observe(ctx context.Context, p *printer, fn *rie.Function, rep *Report) err
 	rep.Observed = answer.Results[0]
 	p.event(time.Now(), "Rewind's scheduled observe (every 5 minutes in template.yaml): %s", rep.Observed.Reason)
 	return nil
+}
+
+// scheduledEvent is what EventBridge Scheduler's rule in template.yaml (the function's Observe event)
+// delivers: a "Scheduled Event" from aws.events.
+func scheduledEvent(at time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{"version": "0", "id": "demo-observe", "detail-type": "Scheduled Event", "source": "aws.events",
+		"account": account, "time": at.UTC().Format(time.RFC3339), "region": region,
+		"resources": []string{"arn:aws:events:" + region + ":" + account + ":rule/rewind-Observe"}, "detail": map[string]any{}})
+	return b
 }
 
 func askStatus(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
@@ -517,10 +541,28 @@ func askStatus(ctx context.Context, p *printer, fn *rie.Function, rep *Report) e
 		Deployments []string `json:"deployments"`
 	}{rep.Status.Outcome, rep.Status.Current, rep.Status.KnownBad, last, deps})
 	p.textf("\nstatus  {\"action\":\"status\"} answers (abridged):\n        %s\n", compact)
+	p.textf("        audit log (Rewind's own table, newest first):\n")
+	for _, e := range rep.Status.Audit {
+		who := e.By
+		if e.Alarm != "" {
+			who += " " + e.Alarm
+		}
+		p.textf("          %s  %-8s %-12s %s -> %s (%s, by %s)\n", e.At.UTC().Format("15:04:05"), e.Action, e.Code, e.From, e.To, orDash(e.Rule), who)
+	}
 	if rep.Status.Current != LegacyID {
 		return fmt.Errorf("status says %s is live, want %s", rep.Status.Current, LegacyID)
 	}
+	if len(rep.Status.Audit) == 0 || rep.Status.Audit[0].Code != "rolled-back" {
+		return fmt.Errorf("status's audit log does not start with the rollback: %s", body(resp.Body))
+	}
 	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // story watches the traffic for the moments the timeline needs.
@@ -584,6 +626,8 @@ func functionEnv(w *world, tmp string) []string {
 		"AWS_REGION=" + region,
 		"AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
 		"AWS_ENDPOINT_URL_API_GATEWAY=" + w.control,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + w.memory,
+		"MEMORY_TABLE=" + MemoryTable,
 		"AWS_ENDPOINT_URL=http://127.0.0.1:1",
 		"AWS_CONFIG_FILE=" + filepath.Join(tmp, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(tmp, "no-aws-credentials"),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/demo/traffic"
 )
 
@@ -28,6 +29,8 @@ const (
 	legacyDesc   = "HTTP proxy to api-origin.luna.com (EC2)"
 	lambdaDesc   = "Lambda api-user-id"
 	userPathHelp = "/user/{id}"
+	// MemoryTable is Rewind's memory table in the demo's local DynamoDB.
+	MemoryTable = "rewind-demo-memory"
 )
 
 func label(dep string) string {
@@ -45,6 +48,8 @@ func label(dep string) string {
 // proxies to.
 type world struct {
 	gw        *apigwlocal.Server
+	ddb       *ddblocal.Server // Rewind's memory table, MemoryTable
+	memory    string           // its base URL
 	apiID     string
 	control   string // control plane base URL
 	data      string // data plane base URL
@@ -103,6 +108,15 @@ func newWorld(dataPort int, start time.Time) (*world, error) {
 	}
 	w.track(control, stopCP)
 	w.control = control
+
+	w.ddb = ddblocal.New(ddblocal.Options{})
+	w.ddb.CreateTable(MemoryTable)
+	memory, stopDB, err := serve("127.0.0.1:0", w.ddb)
+	if err != nil {
+		return nil, fmt.Errorf("DynamoDB (Rewind's memory): listen: %w", err)
+	}
+	w.track(memory, stopDB)
+	w.memory = memory
 
 	api := w.gw.CreateRestAPI(APIName)
 	w.apiID = api.ID
