@@ -1,12 +1,17 @@
-// Package bench measures how close Rewind comes to what the API Gateway control plane allows: a
-// decision in two sequential round trips, any history size in ⌈N/500⌉ pages plus the stage read and
-// the write, small heap, fast cold start. The benchmarks (bench_test.go) measure the handler over the
-// real SDK wire against pkg/apigwlocal; cmd/rewind-bench runs them, adds the process-level figures
-// (binary size, cold start, peak memory of the real bootstrap, the AWS CLI runbook side by side) and
-// prints one table. Nothing here asserts a timing: benchmarks measure, tests check behaviour.
+// Package bench measures how close Rewind comes to what its two services allow: a decision whose
+// switch lands after two control-plane round trips and one DynamoDB round trip (GetStage ∥ the
+// GetDeployments pages ∥ the memory's GetItem, then the claim's conditional PutItem, then
+// UpdateStage), any history size in ⌈N/500⌉ pages plus the stage read and the write, one memory read
+// and three memory writes per rollback, small heap, fast cold start. The benchmarks (bench_test.go)
+// measure the handler over the real SDK wire against pkg/apigwlocal and pkg/awslocal/dynamodb behind
+// one endpoint; cmd/rewind-bench runs them, adds the process-level figures (binary size and each
+// client's share of it, cold start, peak memory of the real bootstrap, the size of one target's
+// memory item, the AWS CLI runbook side by side) and prints one table. Nothing here asserts a
+// timing: benchmarks measure, tests check behaviour.
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,8 +30,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
@@ -57,13 +64,21 @@ const attemptTimeout = 5 * time.Second
 // APINameTTL is main's NameCache TTL.
 const APINameTTL = responder.APINameTTL
 
-// World is a local API Gateway, served over loopback HTTP, holding one REST API ("luna-api") with a
-// history of N deployments a minute apart and a stage live on the newest. Rollback moves the stage to
-// the one before (Old); Reset puts it back on the newest (New) out of band, as a person's console
-// "Change deployment" would, so every iteration of a benchmark makes the same decision.
+// MemoryTable is Rewind's memory table in every World's DynamoDB (MEMORY_TABLE).
+const MemoryTable = "rewind-bench-memory"
+
+// World is a local API Gateway and a local DynamoDB holding Rewind's memory table, served over
+// loopback HTTP behind one endpoint (DynamoDB's calls, POST with X-Amz-Target DynamoDB_20120810.*,
+// go to the DynamoDB; every other request to the gateway), as AWS_ENDPOINT_URL gives every client.
+// The gateway holds one REST API ("luna-api") with a history of N deployments a minute apart and a
+// stage live on the newest. Rollback moves the stage to the one before (Old); Reset puts it back on
+// the newest (New) out of band, as a person's console "Change deployment" would, so every iteration
+// of a benchmark makes the same decision. Rewind's memory of the stage is left as it is: after a few
+// hundred rollbacks it holds as much as its bounds allow, which is where a long-lived target's is.
 type World struct {
 	GW     *apigwlocal.Server
-	URL    string
+	DDB    *ddblocal.Server // Rewind's memory: MemoryTable
+	URL    string           // the one endpoint of both
 	API    apigwlocal.RestAPI
 	Target target.Target
 	Old    string // the deployment a rollback goes to
@@ -72,18 +87,22 @@ type World struct {
 
 	srv   *httptest.Server
 	front *Replay
+	mem   *delayed
 }
 
 // NewWorld builds a World with n ≥ 2 deployments, served until Close. With replay, repeated
 // GetDeployments pages are answered by a Replay in front of the gateway.
 func NewWorld(n int, replay bool) (*World, error) {
 	gw := apigwlocal.New(apigwlocal.Options{Region: "us-east-1", AccountID: Account, Now: func() time.Time { return Base }})
-	w := &World{GW: gw, N: n}
+	ddb := ddblocal.New(ddblocal.Options{})
+	ddb.CreateTable(MemoryTable)
+	w := &World{GW: gw, DDB: ddb, N: n}
 	if err := w.AddAPI(n); err != nil {
 		return nil, err
 	}
 	w.front = &Replay{Next: gw, enabled: replay}
-	w.srv = httptest.NewServer(w.front)
+	w.mem = &delayed{next: ddb.Front(w.front)}
+	w.srv = httptest.NewServer(w.mem)
 	w.URL = w.srv.URL
 	return w, nil
 }
@@ -92,6 +111,87 @@ func NewWorld(n int, replay bool) (*World, error) {
 func (w *World) SetLatency(d time.Duration) {
 	w.GW.SetLatency(d)
 	w.front.setLatency(d)
+}
+
+// SetMemoryLatency makes every DynamoDB call take d longer, before it is handled, as SetLatency does
+// for the control plane: a round trip to DynamoDB's regional endpoint. 0 removes it.
+func (w *World) SetMemoryLatency(d time.Duration) { w.mem.set(d) }
+
+// MemoryCalls counts the DynamoDB calls so far by operation ("GetItem", "PutItem", ...); the local
+// DynamoDB keeps every call, so a benchmark counts one decision's as the difference of two counts.
+func (w *World) MemoryCalls() map[string]int {
+	out := map[string]int{}
+	for _, c := range w.DDB.Calls() {
+		out[c.Op]++
+	}
+	return out
+}
+
+// DynamoDB is a DynamoDB client built as Build builds Rewind's (AWSConfig), at the World's endpoint.
+func (w *World) DynamoDB() *dynamodb.Client {
+	return dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(w.URL) })
+}
+
+// MemoryKey is the key of t's memory item: pk "target#" + t, sk "memory" (pkg/memory's layout).
+func MemoryKey(t target.Target) (pk, sk string) { return "target#" + t.String(), "memory" }
+
+// MemoryItem is the stored memory item of t, in DynamoDB JSON as the local DynamoDB holds it.
+func (w *World) MemoryItem(t target.Target) (map[string]any, bool) {
+	pk, sk := MemoryKey(t)
+	return w.DDB.Item(MemoryTable, pk, sk)
+}
+
+// MemoryServerTime is the time the local DynamoDB has spent handling calls so far, its injected
+// latency left out: it runs in the benchmark's process, so the handler's time with no latency
+// includes it.
+func (w *World) MemoryServerTime() time.Duration { return w.mem.spent() }
+
+// delayed holds every DynamoDB call back by its latency, then hands the request on; other calls
+// go straight on (the gateway applies its own latency). It adds up how long DynamoDB's calls took
+// once handed on.
+type delayed struct {
+	next http.Handler
+
+	mu      sync.Mutex
+	latency time.Duration
+	busy    time.Duration
+}
+
+func (d *delayed) spent() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.busy
+}
+
+func (d *delayed) set(l time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.latency = l
+}
+
+func (d *delayed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	l := d.latency
+	d.mu.Unlock()
+	if !strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_") {
+		d.next.ServeHTTP(w, r)
+		return
+	}
+	if l > 0 {
+		t := time.NewTimer(l)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up first: nothing is handled, as the gateway does
+		}
+	}
+	start := time.Now()
+	d.next.ServeHTTP(w, r)
+	took := time.Since(start)
+	d.mu.Lock()
+	d.busy += took
+	d.mu.Unlock()
 }
 
 // Replayed is how many GetDeployments pages the front has answered from its copy so far.
@@ -131,8 +231,47 @@ func (w *World) AddAPI(n int) error {
 // Close stops the server.
 func (w *World) Close() { w.srv.Close() }
 
-// Reset puts the stage back on the newest deployment without a control-plane call.
-func (w *World) Reset() error { return w.GW.SetDeploymentID(w.API.ID, StageName, w.New) }
+// Reset puts the stage back on the newest deployment without a control-plane call, as a release
+// tool's redeploy would, and ages Rewind's memory of it as the time between a rollback and the next
+// release would: the memory's switch is dated LastSwitchAge ago (AgeMemory).
+func (w *World) Reset() error {
+	if err := w.GW.SetDeploymentID(w.API.ID, StageName, w.New); err != nil {
+		return err
+	}
+	return w.AgeMemory(w.Target, LastSwitchAge)
+}
+
+// LastSwitchAge is how long ago Reset dates Rewind's last switch of the stage. A decision that finds
+// the target serving something its memory has not seen, within a second (the engine's bound on
+// clock skew) of the last switch it recorded, reads the target again after the memory, to order the
+// two reads: one more control-plane round trip. Back-to-back rollbacks of one stage, as a benchmark
+// makes them, would pay it every time; an alarm after a release does not, and that is what the
+// figures measure. BenchmarkFloor measures the recent case as well.
+const LastSwitchAge = 2 * time.Second
+
+// AgeMemory dates the switch recorded in t's memory item (pkg/memory's switchedAt) age before now,
+// through an UpdateItem handed to the local DynamoDB in-process: no latency, no network, but a call
+// it records (op UpdateItem). An item without a recorded switch is left alone.
+func (w *World) AgeMemory(t target.Target, age time.Duration) error {
+	pk, sk := MemoryKey(t)
+	body, _ := json.Marshal(map[string]any{
+		"TableName":                 MemoryTable,
+		"Key":                       map[string]any{"pk": map[string]string{"S": pk}, "sk": map[string]string{"S": sk}},
+		"UpdateExpression":          "SET #s = :s",
+		"ConditionExpression":       "attribute_exists(#s)",
+		"ExpressionAttributeNames":  map[string]string{"#s": "switchedAt"},
+		"ExpressionAttributeValues": map[string]any{":s": map[string]string{"S": time.Now().Add(-age).UTC().Format(time.RFC3339Nano)}},
+	})
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.UpdateItem")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	rec := httptest.NewRecorder()
+	w.DDB.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK && !strings.Contains(rec.Body.String(), "ConditionalCheckFailedException") {
+		return fmt.Errorf("world: age the memory of %s: %d %s", t, rec.Code, rec.Body.String())
+	}
+	return nil
+}
 
 // Live is the deployment the stage serves.
 func (w *World) Live() string {
@@ -158,14 +297,17 @@ func AWSConfig() aws.Config {
 }
 
 // Handler builds the responder with responder.Build, as main does, over AWSConfig pointed at the
-// World: main's name cache TTL (namesNow is its clock, nil for time.Now), a JSON logger (to
-// io.Discard: the formatting is paid, the writing is not) and notifier, which may be nil. The loop
-// guard is lifted so a benchmark can roll the same stage back as often as it likes; everything else
-// is main's.
+// World (every client, DynamoDB's included): MEMORY_TABLE is the World's MemoryTable, main's name
+// cache TTL (namesNow is its clock, nil for time.Now), a JSON logger (to io.Discard: the formatting
+// is paid, the writing is not) and notifier, which may be nil. The loop guard is lifted so a
+// benchmark can roll the same stage back as often as it likes; everything else is main's.
 func (w *World) Handler(notifier responder.Notifier, namesNow func() time.Time) (*responder.Handler, error) {
 	cfg, err := config.FromEnv(func(k string) string {
-		if k == config.EnvTargets {
+		switch k {
+		case config.EnvTargets:
 			return w.Target.String()
+		case config.EnvMemoryTable:
+			return MemoryTable
 		}
 		return ""
 	})

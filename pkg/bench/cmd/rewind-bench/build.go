@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -38,7 +40,8 @@ func buildBootstrap(ctx context.Context, root, dir, arch, strategies string) (st
 
 // A variant is a Lambda main wired like functions/responder (responder.Build, built REST-only) but
 // with a chosen set of extra clients, to price each client: "core" is the REST stage path with its
-// notifier (apigateway and sns: Build always links both); "+x" is core plus one client
+// notifier and Rewind's memory (apigateway, sns and dynamodb: Build always links all three, so no
+// variant can leave the DynamoDB client out; priceBySymbols prices it); "+x" is core plus one client
 // whose operations a strategy would call, kept reachable so the linker keeps them; "all" has every
 // client. Variants marked envConfig build aws.Config from the Lambda environment (region and
 // credentials variables, AWS_ENDPOINT_URL_API_GATEWAY) instead of config.LoadDefaultConfig, whose
@@ -253,4 +256,120 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// symbolShares is what each owner's symbols weigh in the bootstrap, from its symbol table.
+type symbolShares struct {
+	owners     map[string]int64 // bytes of file-backed symbols by owner (symbolOwner)
+	symbols    int64            // all file-backed symbols
+	loaded     int64            // bytes of the binary's loaded, file-backed sections
+	strippedOK bool             // the unstripped build's loaded sections are as large as make build's
+	strippedLd int64            // make build's loaded, file-backed sections
+	stripped   int64            // make build's file size
+}
+
+var (
+	servicePath = regexp.MustCompile(`github\.com/aws/aws-sdk-go-v2/service/([A-Za-z0-9_/-]+)`)
+	rewindPath  = regexp.MustCompile(`github\.com/rewind-sre/rewind/([A-Za-z0-9_/-]+)`)
+)
+
+// symbolOwner names the owner of a symbol by the first package path in its name (a method, a type
+// descriptor, an itab or a generic instantiation names the package it belongs to or is made for):
+// a client (clientOwner), "rewind pkg/x", or "" for the rest (runtime, standard library, smithy,
+// the SDK's core).
+func symbolOwner(name string) string {
+	s, r := servicePath.FindStringSubmatchIndex(name), rewindPath.FindStringSubmatchIndex(name)
+	switch {
+	case s != nil && (r == nil || s[0] < r[0]):
+		return clientOwner(name[s[2]:s[3]])
+	case r != nil:
+		return "rewind " + name[r[2]:r[3]]
+	}
+	return ""
+}
+
+// priceBySymbols builds functions/responder for linux/arch with make build's flags but the symbol
+// table kept (no -ldflags "-s -w": those drop only the symbol table and DWARF, which is checked by
+// comparing the size of the loaded sections with the stripped binary's), lists its symbols with
+// `go tool nm -size -sort size`, and sums, by owner, the sizes of the symbols that take room in the
+// file: code, read-only data and data, not .bss. What no package's symbol holds is left out: the
+// function table (runtime.pclntab: names, line and stack tables of every function) and closures'
+// metadata (go:func.*), which grow with each package's code too.
+func priceBySymbols(ctx context.Context, root, dir, arch, stripped string) (symbolShares, error) {
+	sh := symbolShares{owners: map[string]int64{}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return sh, err
+	}
+	bin := filepath.Join(dir, "bootstrap")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, "./functions/responder")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return sh, fmt.Errorf("build the bootstrap with its symbol table: %w: %s", err, tail(string(out), 10))
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		return sh, err
+	}
+	defer f.Close()
+	type span struct{ lo, hi uint64 }
+	var inFile []span
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS {
+			inFile = append(inFile, span{s.Addr, s.Addr + s.Size})
+			sh.loaded += int64(s.Size)
+		}
+	}
+	if sb, err := loadedBytes(stripped); err == nil {
+		sh.strippedLd, sh.strippedOK = sb, sb == sh.loaded
+	}
+	sh.stripped = fileSize(stripped)
+	nm := exec.CommandContext(ctx, "go", "tool", "nm", "-size", "-sort", "size", bin)
+	nm.Dir = root
+	out, err := nm.Output()
+	if err != nil {
+		return sh, fmt.Errorf("go tool nm: %w", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 4 {
+			continue
+		}
+		addr, err1 := strconv.ParseUint(f[0], 16, 64)
+		size, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil || size == 0 || f[2] == "U" {
+			continue
+		}
+		file := false
+		for _, s := range inFile {
+			if addr >= s.lo && addr < s.hi {
+				file = true
+				break
+			}
+		}
+		if !file {
+			continue
+		}
+		sh.symbols += size
+		if o := symbolOwner(strings.Join(f[3:], " ")); o != "" {
+			sh.owners[o] += size
+		}
+	}
+	return sh, nil
+}
+
+// loadedBytes is the size of an ELF binary's loaded, file-backed sections.
+func loadedBytes(path string) (int64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var n int64
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS {
+			n += int64(s.Size)
+		}
+	}
+	return n, nil
 }

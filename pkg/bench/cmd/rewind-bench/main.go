@@ -1,8 +1,10 @@
 // Command rewind-bench is `make bench`: it runs the Go benchmarks (pkg/bench and every package with
 // benchmarks, -count 6, summarized with benchstat), builds the Lambda bootstrap for arm64 and amd64
-// as the Makefile does, prices each extra AWS client, measures the real bootstrap's cold start and
-// memory against a local Lambda Runtime API and API Gateway, runs the AWS CLI runbook side by side
-// with Rewind at the same latency, and prints one markdown table: figure, value, goal, met.
+// as the Makefile does, prices each AWS client (extra clients by variant builds, every client by the
+// bootstrap's symbol table), measures the real bootstrap's cold start and memory against a local
+// Lambda Runtime API, API Gateway and DynamoDB, measures the size of one target's memory item, runs
+// the AWS CLI runbook side by side with Rewind at the same latency, and prints one markdown table:
+// figure, value, goal, met.
 //
 // Nothing here is a test: figures are reported, goals are compared, and the only checks are that
 // each rollback measured really happened (the stage moved, with the expected calls).
@@ -22,12 +24,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rewind-sre/rewind/pkg/bench"
 )
 
 // latency is what every control-plane call is made to take, here and in pkg/bench's benchmarks.
 const latency = 50 * time.Millisecond
+
+// memLatency is what every DynamoDB call is made to take, here and in pkg/bench's main figures
+// (which also run DynamoDB at latency, as slow as the control plane).
+const memLatency = 10 * time.Millisecond
 
 // histories are the sizes the issue asks about.
 var histories = []int{10, 500, 5000, 50000}
@@ -76,7 +84,7 @@ func main() {
 	// 1. Go benchmarks.
 	res := results{}
 	if !*skipGo {
-		progress("== Go benchmarks (-count %d): about 3 minutes on 2 cores", *count)
+		progress("== Go benchmarks (-count %d): about 5 minutes on 2 cores", *count)
 		rawFile := filepath.Join(work, "bench.txt")
 		rawOut, err := os.Create(rawFile)
 		if err != nil {
@@ -119,7 +127,13 @@ func main() {
 			note(err)
 		}
 		variantSizes := buildVariants(ctx, root, filepath.Join(work, "variants"), "arm64")
-		sizeRows(t, sizes, variantSizes)
+		var shares symbolShares
+		if bins["arm64"] != "" {
+			progress("== each client's share of the linux/arm64 bootstrap, from its symbol table (go tool nm -size)")
+			shares, err = priceBySymbols(ctx, root, filepath.Join(work, "bin-arm64-symbols"), "arm64", bins["arm64"])
+			note(err)
+		}
+		sizeRows(t, sizes, variantSizes, shares)
 	} else {
 		t.add("Binary size, the -bootstrap given (linux/"+host+")", mb(float64(fileSize(*bootstrap))), "≤ 10 MB", met(fileSize(*bootstrap) <= 10e6))
 	}
@@ -131,6 +145,11 @@ func main() {
 	}
 	defer w.Close()
 	seq := 0
+	progress("== Rewind's memory of one target: its item's size after rollbacks and at its bounds")
+	mem, err := memorySizes(ctx, w, &seq)
+	note(err)
+	memoryRows(t, mem)
+
 	bin := bins[host]
 	if *bootstrap != "" {
 		bin = *bootstrap
@@ -139,7 +158,7 @@ func main() {
 	var inits map[string]time.Duration
 	var big bigRun
 	var side sideBySide
-	var sideRTT time.Duration
+	var sideRTT, sideMemRTT time.Duration
 	cli := awsCLIv2()
 	if bin == "" || runtime.GOOS != "linux" {
 		note(fmt.Errorf("no linux/%s bootstrap to run on this machine: process-level figures not measured", host))
@@ -156,7 +175,7 @@ func main() {
 		big, err = runBig(ctx, bin, home, w, 50000, &seq)
 		note(err)
 
-		progress("== side by side at %s per call: AWS CLI runbook and Rewind (%d each)", ms(latency), *sideReps)
+		progress("== side by side at %s per control-plane call, %s per DynamoDB call: AWS CLI runbook and Rewind (%d each)", ms(latency), ms(memLatency), *sideReps)
 		if cli == "" {
 			progress("AWS CLI v2 not found: the runbook is not measured. Install: %s", installCLI)
 		}
@@ -164,13 +183,17 @@ func main() {
 			fatal(err)
 		}
 		w.SetLatency(latency)
+		w.SetMemoryLatency(memLatency)
 		sideRTT, err = measureRTT(w)
+		note(err)
+		sideMemRTT, err = measureMemoryRTT(w)
 		note(err)
 		side, err = runSideBySide(ctx, bin, cli, home, w, *sideReps, &seq)
 		note(err)
 		w.SetLatency(0)
+		w.SetMemoryLatency(0)
 	}
-	processRows(t, host, colds, inits, big, side, sideRTT, res)
+	processRows(t, host, colds, inits, big, side, sideRTT, sideMemRTT, res)
 
 	wall := time.Since(began).Round(time.Second)
 	fmt.Printf("## Rewind performance\n\n%s\n\n", machine(wall))
@@ -192,6 +215,26 @@ func measureRTT(w *bench.World) (time.Duration, error) {
 			return 0, fmt.Errorf("GetStage: %w", err)
 		}
 		if i > 0 { // the first one connects
+			ds = append(ds, time.Since(start))
+		}
+	}
+	return medianD(ds), nil
+}
+
+// measureMemoryRTT is one strongly consistent GetItem of a memory item (it need not exist) at w's
+// memory latency, median of 7 on a warm connection, as measureRTT measures the control plane.
+func measureMemoryRTT(w *bench.World) (time.Duration, error) {
+	c := w.DynamoDB()
+	pk, sk := bench.MemoryKey(w.Target)
+	in := &dynamodb.GetItemInput{TableName: aws.String(bench.MemoryTable), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}}}
+	var ds []time.Duration
+	for i := 0; i < 8; i++ {
+		start := time.Now()
+		if _, err := c.GetItem(context.Background(), in); err != nil {
+			return 0, fmt.Errorf("GetItem: %w", err)
+		}
+		if i > 0 {
 			ds = append(ds, time.Since(start))
 		}
 	}

@@ -130,9 +130,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// lambdaEnv is the environment Lambda gives a provided.al2023 function, pointed at the local
-// gateway (startProc adds the runtime API): no shared config files, credentials in the environment.
-func lambdaEnv(home, gatewayURL, t string, extra ...string) []string {
+// lambdaEnv is the environment Lambda gives a provided.al2023 function, pointed at the World's
+// endpoint for API Gateway and for DynamoDB, whose MemoryTable is MEMORY_TABLE (startProc adds the
+// runtime API): no shared config files, credentials in the environment.
+func lambdaEnv(home, worldURL, t string, extra ...string) []string {
 	env := []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=en_US.UTF-8", "TZ=:UTC", "HOME=" + home,
 		"AWS_LAMBDA_FUNCTION_NAME=rewind", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
@@ -140,8 +141,10 @@ func lambdaEnv(home, gatewayURL, t string, extra ...string) []string {
 		"AWS_ACCESS_KEY_ID=AKIDBENCH", "AWS_SECRET_ACCESS_KEY=SECRETBENCH", "AWS_SESSION_TOKEN=TOKENBENCH",
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "no-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_API_GATEWAY=" + gatewayURL,
+		"AWS_ENDPOINT_URL_API_GATEWAY=" + worldURL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + worldURL,
 		"TARGETS=" + t,
+		"MEMORY_TABLE=" + bench.MemoryTable,
 		// Each process makes a few rollbacks of its own stage; the loop guard is not what is measured.
 		"MAX_AUTO_ROLLBACKS_PER_HOUR=100",
 	}
@@ -330,7 +333,8 @@ func runColdStarts(ctx context.Context, bin, home string, w *bench.World, reps i
 
 // bigRun is the real bootstrap deciding over a large history in its own process.
 type bigRun struct {
-	calls                  int
+	calls                  int            // control-plane calls
+	memCalls               map[string]int // DynamoDB calls by operation
 	gcPeakMB, gcLastGoalMB float64
 	gcs                    int
 	rssIdleKB, rssPeakKB   int64
@@ -343,6 +347,7 @@ func runBig(ctx context.Context, bin, home string, w *bench.World, n int, seq *i
 		return r, err
 	}
 	w.GW.ResetCalls()
+	memBefore := w.MemoryCalls()
 	p, err := startProc(bin, lambdaEnv(home, w.URL, w.Target.String(), "GODEBUG=gctrace=1"))
 	if err != nil {
 		return r, err
@@ -368,6 +373,12 @@ func runBig(ctx context.Context, bin, home string, w *bench.World, n int, seq *i
 	}
 	r.calls = len(w.GW.Calls())
 	w.GW.ResetCalls()
+	r.memCalls = map[string]int{}
+	for op, n := range w.MemoryCalls() {
+		if d := n - memBefore[op]; d > 0 {
+			r.memCalls[op] = d
+		}
+	}
 	r.gcPeakMB, r.gcLastGoalMB, r.gcs = gcPeak(p.stderr.String())
 	if r.gcs == 0 {
 		return r, errors.New("no gctrace lines from the bootstrap (GODEBUG=gctrace=1 ignored?)")
@@ -424,20 +435,33 @@ func initCosts(bin, home string, w *bench.World, reps int) (map[string]time.Dura
 const rewindInit = "rewind, all packages"
 
 // initOwner groups a package: "rewind pkg/target", "apigateway", "credential chain (sts, sso,
-// ssooidc, signin)", "other".
+// ssooidc, signin)", "other". The SDK's service/internal/endpoint-discovery is DynamoDB's: no other
+// client in the bootstrap imports it (go list -deps); the other service/internal packages are shared.
 func initOwner(pkg string) string {
 	if rest, ok := strings.CutPrefix(pkg, "github.com/rewind-sre/rewind/"); ok {
 		return "rewind " + rest
 	}
 	if rest, ok := strings.CutPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/"); ok {
-		svc, _, _ := strings.Cut(rest, "/")
-		switch svc {
-		case "sts", "sso", "ssooidc", "signin":
-			return "credential chain (sts, sso, ssooidc, signin)"
-		case "internal":
-			return "other"
-		}
-		return svc
+		return clientOwner(rest)
 	}
 	return "other"
+}
+
+// credentialChain is the owner of the clients config.LoadDefaultConfig's credential chain links.
+const credentialChain = "credential chain (sts, sso, ssooidc, signin)"
+
+// clientOwner names the owner of a package under github.com/aws/aws-sdk-go-v2/service/ (rest is the
+// path after it): the client, the credential chain, or "other" for the shared internal packages.
+func clientOwner(rest string) string {
+	svc, sub, _ := strings.Cut(rest, "/")
+	switch svc {
+	case "sts", "sso", "ssooidc", "signin":
+		return credentialChain
+	case "internal":
+		if sub == "endpoint-discovery" || strings.HasPrefix(sub, "endpoint-discovery/") {
+			return "dynamodb"
+		}
+		return "other"
+	}
+	return svc
 }
