@@ -21,26 +21,26 @@ FUZZTIME ?= 20s
 SCHEDULES ?= 20000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo build build-ResponderFunction test fuzz soak bench lint deploy
+.PHONY: help demo sandbox sandbox-event build build-ResponderFunction test fuzz soak bench lint deploy
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo: ## The seed's incident locally, no AWS account: broken release, alarm, the real bootstrap rolls back
+demo: ## Watch Rewind roll back a broken release on this machine, no AWS account (about 20 s)
 	$(GO) run ./pkg/demo/cmd/rewind-demo $(DEMO_FLAGS)
 
-build: ## Build the Lambda bootstrap (linux/arm64 unless GOARCH_LAMBDA=amd64; STRATEGIES=rest: REST stages only, smaller) into .build/bootstrap
+build: ## Build the Lambda function into .build/bootstrap (arm64; GOARCH_LAMBDA=amd64 for x86; STRATEGIES=rest for REST stages only, smaller)
 	mkdir -p $(ARTIFACTS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/responder
 
-build-ResponderFunction: build ## What `sam build` calls (BuildMethod: makefile)
+build-ResponderFunction: build ## The same, under the name sam build calls
 
-test: ## Run every test (unit, wire, end-to-end, awscli, moto_server), then print the figures they measured; what CI runs
+test: ## Run every test (what CI runs), then print the figures they measured
 	@figures=$$(mktemp); echo "$(GO) test -race -count=1 ./..."; \
 	  REWIND_FIGURES=$$figures $(GO) test -race -count=1 ./...; rc=$$?; \
 	  echo; echo "figures measured by this run:"; sort $$figures | sed 's/^/  /'; rm -f $$figures; exit $$rc
 
-fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
+fuzz: ## Feed random inputs to every decoder for FUZZTIME each (default 20s)
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
@@ -48,25 +48,26 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 	  done; \
 	done
 
-soak: ## The randomized schedule test with SCHEDULES schedules (default 20000)
+soak: ## Run the random incident schedules SCHEDULES times (default 20000; make test runs 1000)
 	REWIND_SCHEDULES=$(SCHEDULES) $(GO) test -count=1 -run 'Schedules' -timeout 60m ./...
 
-bench: ## Benchmarks (benchstat) and process-level figures, printed as one markdown table
+bench: ## Measure speed, calls, memory, size and cold start, printed as one table (about 5 minutes)
 	$(GO) run ./pkg/bench/cmd/rewind-bench
 
-lint: ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint
+lint: ## Check formatting, vet, staticcheck, go.mod, that the function links no test support code, and the template (cfn-lint)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	cp go.mod /tmp/rewind-go.mod.bak && cp go.sum /tmp/rewind-go.sum.bak && $(GO) mod tidy && \
 	  if ! diff -q go.mod /tmp/rewind-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/rewind-go.sum.bak >/dev/null; then \
 	    cp /tmp/rewind-go.mod.bak go.mod; cp /tmp/rewind-go.sum.bak go.sum; echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; fi
+	@support=$$($(GO) list -deps ./functions/responder | grep -E '/rewind/pkg/(apigwlocal|awslocal|demo|bench|samtemplate|internal/testenv|internal/docs|rollback/rollbacktest)' || true); \
+	  if [ -n "$$support" ]; then echo "bootstrap links support code:"; echo "$$support"; exit 1; fi; echo "bootstrap links no support code"
 	cfn-lint template.yaml
 
-deploy: ## Build and deploy with SAM: sam build && sam deploy --guided
+deploy: ## Deploy to your AWS account with SAM (sam build && sam deploy --guided)
 	sam build && sam deploy --guided --stack-name $(STACK_NAME)
 
-.PHONY: sandbox sandbox-event
 sandbox: ## Try Rewind by hand, no AWS account: a local API Gateway and Rewind's real function, until Ctrl-C; prints the commands to try (SANDBOX_FLAGS=-port=N moves its ports 8910-8912)
 	@mkdir -p .build && $(GO) build -o .build/rewind-sandbox ./pkg/demo/cmd/rewind-sandbox && exec .build/rewind-sandbox $(SANDBOX_FLAGS)
 
