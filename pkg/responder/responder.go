@@ -122,7 +122,10 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	for _, r := range results {
 		h.logResult(ctx, r)
 		// Its own line, never inside a slog record: CloudWatch extracts EMF from whole stdout lines.
-		_, _ = h.metrics.Write(emf.Record(r, time.Now()))
+		// Not for the schedule's routine "nothing new": a custom metric costs for every month it gets data.
+		if r.Code != rollback.CodeUnchanged {
+			_, _ = h.metrics.Write(emf.Record(r, time.Now()))
+		}
 		failed = failed || r.Failed()
 	}
 	if failed {
