@@ -46,12 +46,52 @@ type Alarm struct {
 	StateChangeTime time.Time
 	Composite       bool        // a composite alarm (it has an alarm rule)
 	Dimensions      []Dimension // of every metric the alarm watches, de-duplicated, in first-seen order
-	Via             string      // ViaSNS, ViaEventBridge, ViaAlarmAction, ViaSNSEnvelope or ViaAlarmMessage
-	DeliveryID      string      // SNS MessageId or EventBridge id; "" when none
+	// Metrics are the metrics the alarm watches, each with its own dimensions: one for a
+	// single-metric alarm, one per metric (not per expression) of a metric-math or anomaly
+	// detection alarm, none for a composite alarm. Dimensions merges theirs.
+	Metrics    []Metric
+	Evidence   Evidence // what the alarm measured: its period, evaluation and datapoints
+	Via        string   // ViaSNS, ViaEventBridge, ViaAlarmAction, ViaSNSEnvelope or ViaAlarmMessage
+	DeliveryID string   // SNS MessageId or EventBridge id; "" when none
 }
 
 // Dimension is one metric dimension.
 type Dimension struct{ Name, Value string }
+
+// Metric is one metric an alarm watches. SNS: the Trigger's MetricName, Namespace, Dimensions,
+// Statistic (or ExtendedStatistic) and Period, or one Trigger.Metrics[].MetricStat; EventBridge and
+// the alarm action: one configuration.metrics[].metricStat.
+type Metric struct {
+	ID         string // the query id of a metric-math alarm ("m1"); "" for a single-metric SNS alarm
+	Namespace  string
+	Name       string
+	Stat       string
+	Period     time.Duration // 0 when not given
+	Dimensions []Dimension   // de-duplicated, nameless ones dropped; EventBridge's sorted by name
+}
+
+// Dimension returns the value of the metric's dimension called name (case-sensitive).
+func (m Metric) Dimension(name string) (string, bool) {
+	for _, d := range m.Dimensions {
+		if d.Name == name {
+			return d.Value, true
+		}
+	}
+	return "", false
+}
+
+// MetricCount is len(a.Metrics). With MetricDimension it lets pkg/target resolve each metric on its
+// own (target.MetricDimensions), so a metric-math alarm over two APIs is seen to name two.
+func (a Alarm) MetricCount() int { return len(a.Metrics) }
+
+// MetricDimension returns the value of dimension name of metric i; false when i is out of range or
+// the metric has no such dimension.
+func (a Alarm) MetricDimension(i int, name string) (string, bool) {
+	if i < 0 || i >= len(a.Metrics) {
+		return "", false
+	}
+	return a.Metrics[i].Dimension(name)
+}
 
 // Dimension returns the first value of the dimension called name (case-sensitive, as in CloudWatch).
 func (a Alarm) Dimension(name string) (string, bool) {
@@ -86,7 +126,8 @@ type alarmInput struct {
 	name, arn, account, region, regionName string
 	state, prevState, reason, time         string
 	composite                              bool
-	dims                                   []Dimension
+	metrics                                []Metric
+	evidence                               evidenceInput
 	fName, fARN, fState, fPrev, fTime      string
 }
 
@@ -108,10 +149,16 @@ func buildAlarm(in alarmInput, via, deliveryID string) (Alarm, error) {
 	if err != nil {
 		return Alarm{}, err
 	}
+	var dims []Dimension
+	for i := range in.metrics {
+		in.metrics[i].Dimensions = dedupe(in.metrics[i].Dimensions)
+		dims = append(dims, in.metrics[i].Dimensions...)
+	}
 	a := Alarm{
 		Name: in.name, State: State(in.state), PreviousState: State(in.prevState), Reason: in.reason,
 		StateChangeTime: t, Composite: in.composite, Via: via, DeliveryID: deliveryID,
-		RegionName: in.regionName, Dimensions: dedupe(in.dims),
+		RegionName: in.regionName, Dimensions: dedupe(dims), Metrics: in.metrics,
+		Evidence: buildEvidence(in.evidence, t),
 	}
 	account, region := in.account, in.region
 	if in.arn != "" {

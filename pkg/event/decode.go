@@ -350,21 +350,46 @@ func alarmFromMessage(body []byte, via, deliveryID string) (Alarm, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return Alarm{}, bad("alarm message: %s", jsonProblem(err))
 	}
-	var dims []Dimension
-	for _, d := range m.Trigger.Dimensions {
-		dims = append(dims, Dimension{Name: d.Name, Value: d.Value})
-	}
-	for _, q := range m.Trigger.Metrics {
-		for _, d := range q.MetricStat.Metric.Dimensions {
-			dims = append(dims, Dimension{Name: d.Name, Value: d.Value})
+	tr := m.Trigger
+	var metrics []Metric
+	if tr.MetricName != "" || tr.Namespace != "" || len(tr.Dimensions) > 0 {
+		stat := tr.Statistic
+		if stat == "" {
+			stat = tr.ExtendedStatistic
 		}
+		metrics = append(metrics, Metric{Namespace: tr.Namespace, Name: tr.MetricName, Stat: stat,
+			Period: periodOf(tr.Period), Dimensions: snsDimensions(tr.Dimensions)})
+	}
+	period := tr.Period
+	longest := int64(0)
+	for _, q := range tr.Metrics {
+		ms := q.MetricStat
+		longest = max(longest, ms.Period, q.Period)
+		if q.Expression != "" && ms.Metric.MetricName == "" && ms.Metric.Namespace == "" && len(ms.Metric.Dimensions) == 0 {
+			continue // an expression (metric math, an anomaly detection band) watches no metric of its own
+		}
+		metrics = append(metrics, Metric{ID: q.ID, Namespace: ms.Metric.Namespace, Name: ms.Metric.MetricName, Stat: ms.Stat,
+			Period: periodOf(ms.Period), Dimensions: snsDimensions(ms.Metric.Dimensions)})
+	}
+	if period <= 0 {
+		period = longest
 	}
 	return buildAlarm(alarmInput{
 		name: m.AlarmName, arn: m.AlarmARN, account: m.AWSAccountID, regionName: m.Region,
 		state: m.NewStateValue, prevState: m.OldStateValue, reason: m.NewStateReason, time: m.StateChangeTime,
-		composite: m.AlarmRule != "" || len(m.TriggeringChildren) > 0, dims: dims,
+		composite: m.AlarmRule != "" || len(m.TriggeringChildren) > 0, metrics: metrics,
+		evidence: evidenceInput{period: period, evaluationPeriods: tr.EvaluationPeriods, datapointsToAlarm: tr.DatapointsToAlarm,
+			reason: m.NewStateReason},
 		fName: "AlarmName", fARN: "AlarmArn", fState: "NewStateValue", fPrev: "OldStateValue", fTime: "StateChangeTime",
 	}, via, deliveryID)
+}
+
+func snsDimensions(ds []events.CloudWatchDimension) []Dimension {
+	out := make([]Dimension, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, Dimension{Name: d.Name, Value: d.Value})
+	}
+	return out
 }
 
 // ---- EventBridge and the alarm action ----
@@ -449,16 +474,22 @@ func decodeAlarmAction(body []byte) (Alarm, error) {
 // detailInput maps an EventBridge detail or alarm-action alarmData onto alarmInput; where names the
 // object for errors ("detail", "alarmData").
 func detailInput(d AlarmStateChangeDetail, where, arn, account, region string) alarmInput {
-	var dims []Dimension
+	var metrics []Metric
+	longest := int64(0)
 	for _, m := range d.Configuration.Metrics {
-		if m.MetricStat != nil {
-			dims = append(dims, mapDimensions(m.MetricStat.Metric.Dimensions)...)
+		if ms := m.MetricStat; ms != nil {
+			longest = max(longest, ms.Period)
+			metrics = append(metrics, Metric{ID: m.ID, Namespace: ms.Metric.Namespace, Name: ms.Metric.Name, Stat: ms.Stat,
+				Period: periodOf(ms.Period), Dimensions: mapDimensions(ms.Metric.Dimensions)})
 		}
 	}
+	c := d.Configuration
 	return alarmInput{
 		name: d.AlarmName, arn: arn, account: account, region: region,
 		state: d.State.Value, prevState: d.PreviousState.Value, reason: d.State.Reason, time: d.State.Timestamp,
-		composite: d.Configuration.AlarmRule != "", dims: dims,
+		composite: c.AlarmRule != "", metrics: metrics,
+		evidence: evidenceInput{period: longest, evaluationPeriods: c.EvaluationPeriods, datapointsToAlarm: c.DatapointsToAlarm,
+			reason: d.State.Reason, reasonData: d.State.ReasonData},
 		fName: where + ".alarmName", fARN: "resources", fState: where + ".state.value",
 		fPrev: where + ".previousState.value", fTime: where + ".state.timestamp",
 	}

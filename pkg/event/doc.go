@@ -28,4 +28,9 @@
 // strict about the values it relies on: the alarm name, the state (ALARM, OK or
 // INSUFFICIENT_DATA), the state-change time ("2015-06-03T17:43:27.123+0000" or RFC 3339) and,
 // when present, the alarm ARN.
+//
+// An Alarm keeps each metric's dimensions apart (Metrics: a metric-math alarm over two APIs has two
+// metrics naming two ApiName values) besides the merged Dimensions, and says what the alarm measured
+// (Evidence: the trigger's period and evaluation settings and the datapoints the reason and
+// reasonData give, with their period's start). Reading the evidence never fails a decode.
 package event

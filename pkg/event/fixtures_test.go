@@ -102,6 +102,18 @@ var fixtureTable = map[string]wantPayload{
 		Name: "payments-api-live-latency-anomaly", ARN: "arn:aws:cloudwatch:eu-west-1:210987654321:alarm:payments-api-live-latency-anomaly",
 		Account: "210987654321", Region: "eu-west-1", RegionName: "EU (Ireland)", State: "ALARM", Prev: "OK", Time: "2026-03-14T11:06:40.771Z",
 		Dims: []Dimension{{"ApiName", "payments-api"}, {"Stage", "live"}}, Via: ViaSNS, Delivery: "3f6e9a2c-5b8d-5c1e-a0f4-6e2d8b1c7a90"}}}},
+	"sns-apigw-metric-math-two-apis.json": {Kind: KindSNS, Records: []wantRecord{{Source: "Records[0]", Alarm: &wantAlarm{
+		Name: "checkout-5xx-total", ARN: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-5xx-total", Account: acct,
+		Region: "us-east-1", RegionName: usEast, State: "ALARM", Prev: "OK", Time: "2026-03-14T09:27:31.002Z",
+		Dims: []Dimension{{"ApiName", "orders-api"}, {"Stage", "prod"}, {"ApiName", "users-api"}}, Via: ViaSNS,
+		Delivery: "1b2c3d4e-5f60-5718-293a-4b5c6d7e8f90"}}}},
+	"eventbridge-apigw-api-wide-5xx.json": {Kind: KindEventBridge, Records: []wantRecord{{Source: "payload", Alarm: &wantAlarm{
+		Name: "orders-api-5xx-all-stages", ARN: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-api-5xx-all-stages", Account: acct,
+		Region: "us-east-1", State: "ALARM", Prev: "OK", Time: "2026-03-14T09:26:41.21Z", Dims: []Dimension{{"ApiName", "orders-api"}},
+		Via: ViaEventBridge, Delivery: "6d2e8f1a-3b4c-4d5e-8f6a-7b8c9d0e1f2a"}}}},
+	"alarm-action-apigw-5xx-missing-breaching.json": {Kind: KindAlarmAction, Records: []wantRecord{{Source: "payload", Alarm: &wantAlarm{
+		Name: "orders-api-prod-5xx-or-silent", ARN: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-api-prod-5xx-or-silent", Account: acct,
+		Region: "us-east-1", State: "ALARM", Prev: "OK", Time: "2026-03-14T09:26:12.881Z", Dims: apiProd, Via: ViaAlarmAction}}}},
 	"sns-composite.json": {Kind: KindSNS, Records: []wantRecord{{Source: "Records[0]", Alarm: &wantAlarm{
 		Name: "orders-api-prod-unhealthy", ARN: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-api-prod-unhealthy", Account: acct,
 		Region: "us-east-1", RegionName: usEast, State: "ALARM", Prev: "OK", Time: "2026-03-14T09:26:54.012Z", Composite: true,

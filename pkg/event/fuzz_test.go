@@ -59,6 +59,7 @@ func checkFuzzAlarm(t *testing.T, a Alarm) {
 	if len(a.IncidentKey()) != 16 {
 		t.Fatalf("incident key %q", a.IncidentKey())
 	}
+	checkEvidenceInvariants(t, "fuzzed alarm", a)
 }
 
 func FuzzDecode(f *testing.F) {

@@ -3,12 +3,26 @@ package event
 import "github.com/aws/aws-lambda-go/events"
 
 // AlarmMessage is the JSON text CloudWatch puts in an SNS notification's Message: aws-lambda-go's
-// CloudWatchAlarmSNSPayload plus the fields composite alarms add. Unknown fields (AWS keeps adding
-// some: AlarmConfigurationUpdatedTimestamp, ActionExecutedAfterMuteWindow, OKActions…) are ignored.
+// CloudWatchAlarmSNSPayload plus the fields composite alarms add, and a Trigger that has the
+// DatapointsToAlarm aws-lambda-go lacks. Unknown fields (AWS keeps adding some:
+// AlarmConfigurationUpdatedTimestamp, ActionExecutedAfterMuteWindow, OKActions…) are ignored.
+//
+// Trigger shadows the embedded CloudWatchAlarmSNSPayload.Trigger: encoding/json fills this one, and
+// the embedded one stays empty. Read the trigger as m.Trigger, never m.CloudWatchAlarmSNSPayload.Trigger.
 type AlarmMessage struct {
 	events.CloudWatchAlarmSNSPayload
+	Trigger            AlarmTrigger      `json:"Trigger"`
 	AlarmRule          string            `json:"AlarmRule"`          // composite alarms only
 	TriggeringChildren []TriggeringChild `json:"TriggeringChildren"` // composite alarms only; may be empty
+}
+
+// AlarmTrigger is the SNS message's Trigger: aws-lambda-go's CloudWatchAlarmTrigger plus
+// DatapointsToAlarm, the M of an "M out of N" alarm (absent or 0 when M = N = EvaluationPeriods),
+// and ExtendedStatistic.
+type AlarmTrigger struct {
+	events.CloudWatchAlarmTrigger
+	DatapointsToAlarm int64  `json:"DatapointsToAlarm"`
+	ExtendedStatistic string `json:"ExtendedStatistic"` // a percentile ("p99") when StatisticType is ExtendedStatistic
 }
 
 // TriggeringChild is one child alarm whose change made a composite alarm change.
@@ -45,11 +59,14 @@ type AlarmState struct {
 
 // AlarmConfiguration is the part of an alarm's configuration state-change events carry. Metric
 // alarms have Metrics (one, or several for metric math and anomaly detection); composite alarms
-// have AlarmRule.
+// have AlarmRule. EvaluationPeriods and DatapointsToAlarm are in "CloudWatch Alarm Configuration
+// Change" events and may be in state changes; 0 when absent.
 type AlarmConfiguration struct {
-	Description string             `json:"description,omitempty"`
-	AlarmRule   string             `json:"alarmRule,omitempty"`
-	Metrics     []AlarmMetricQuery `json:"metrics,omitempty"`
+	Description       string             `json:"description,omitempty"`
+	AlarmRule         string             `json:"alarmRule,omitempty"`
+	Metrics           []AlarmMetricQuery `json:"metrics,omitempty"`
+	EvaluationPeriods int64              `json:"evaluationPeriods,omitempty"`
+	DatapointsToAlarm int64              `json:"datapointsToAlarm,omitempty"`
 }
 
 // AlarmMetricQuery is one metric or expression of an alarm: MetricStat is set for a metric,

@@ -107,17 +107,26 @@ func TestResolveByTheDimensionsOfEachKind(t *testing.T) {
 		why   string
 	}{
 		{"http 5xx", dims{"ApiId": "h1", "Stage": "live"}, "http:h1/live", ""},
-		{"http 5xx any stage", dims{"ApiId": "h1"}, "", "match 2 targets"},
+		{"http 5xx any stage", dims{"ApiId": "h1"}, "", "ambiguous: its metric (dimensions ApiId=\"h1\") covers 2 targets: http:h1/live, http:h1/beta"},
 		{"http other api", dims{"ApiId": "zz", "Stage": "live"}, "", "match no http target"},
 		{"alias errors", dims{"FunctionName": "api-user-id", "Resource": "api-user-id:live"}, "lambda:api-user-id:live", ""},
 		{"function errors", dims{"FunctionName": "solo"}, "lambda:solo:live", ""},
-		{"function errors, two aliases", dims{"FunctionName": "api-user-id"}, "", "match 2 targets"},
+		{"function errors, two aliases", dims{"FunctionName": "api-user-id"}, "", "ambiguous: its metric (dimensions FunctionName=\"api-user-id\") covers 2 targets: lambda:api-user-id:live, lambda:api-user-id:beta"},
 		{"version errors", dims{"FunctionName": "api-user-id", "Resource": "api-user-id:12"}, "", "match no lambda target"},
 		{"users-errors-p1", dims{"FunctionName": "api-user-id", "Resource": "api-user-id:live"}, "lambda:api-user-id:beta", ""},
 		{"cf 5xx", dims{"DistributionId": "E2QW", "Region": "Global"}, "cloudfront:E2QW:/api/*", ""},
 		{"cf other", dims{"DistributionId": "E9", "Region": "Global"}, "", "match no cloudfront target"},
 	} {
 		got, ok, why, err := r.Resolve(context.Background(), tc.alarm, tc.dims)
+		if strings.HasPrefix(tc.why, "ambiguous") {
+			if !errors.Is(err, ErrAmbiguous) || ok || !strings.Contains(err.Error(), tc.why) || !strings.Contains(err.Error(), tc.alarm) {
+				t.Errorf("%s: got %v ok=%v err=%v, want ambiguous: %s", tc.alarm, got, ok, err, tc.why)
+			}
+			if err != nil && !strings.Contains(err.Error(), "ALARM_TARGETS") {
+				t.Errorf("%s: %v does not say that ALARM_TARGETS can map it", tc.alarm, err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Errorf("%s: %v", tc.alarm, err)
 			continue

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -69,9 +70,9 @@ func TestResolve(t *testing.T) {
 		{"ApiName on the last page", "x", dims{"ApiName": "misc", "Stage": "prod"}, "", "not in TARGETS", ""},
 		{"stage not allowed", "x", dims{"ApiName": "orders", "Stage": "dev"}, "", "not in TARGETS", ""},
 		{"ApiName without Stage, one allowed stage", "x", dims{"ApiName": "orders"}, "aaaa000002/prod", "", ""},
-		{"ApiName without Stage, several allowed stages", "x", dims{"ApiName": "users"}, "", "several stages", ""},
+		{"ApiName without Stage, several allowed stages", "x", dims{"ApiName": "users"}, "", "", `ambiguous: its metric (dimensions ApiName="users") covers 2 targets: aaaa000001/prod, aaaa000001/dev`},
 		{"unknown API name", "x", dims{"ApiName": "ghost", "Stage": "prod"}, "", "no REST API is named", ""},
-		{"ambiguous API name is an error", "x", dims{"ApiName": "twin", "Stage": "prod"}, "", "", "ambiguous"},
+		{"ambiguous API name is an error", "x", dims{"ApiName": "twin", "Stage": "prod"}, "", "", `API name "twin" is ambiguous: REST APIs aaaa000003, aaaa000004 share it: aaaa000003/prod, aaaa000004/prod`},
 		{"mapping by alarm name", "user-lambda-errors", dims{"FunctionName": "api-user-id"}, "aaaa000001/prod", "", ""},
 		{"unmapped with several targets", "disk-full", dims{}, "", "no ApiName dimension", ""},
 	}
@@ -80,8 +81,8 @@ func TestResolve(t *testing.T) {
 			got, ok, why, err := r.Resolve(context.Background(), tc.alarm, tc.dims)
 			switch {
 			case tc.err != "":
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrAmbiguous) {
+					t.Fatalf("err = %v, want ErrAmbiguous with %q", err, tc.err)
 				}
 			case tc.ignore != "":
 				if ok || err != nil || !strings.Contains(why, tc.ignore) {
