@@ -165,7 +165,7 @@ func (s *Server) createDeployment(r *http.Request) (reply, *Error) {
 	}
 
 	// Everything is validated: from here on nothing fails, so the call applies whole or not at all.
-	d, err := s.createDeploymentLocked(a, DeploymentSpec{Description: in.Description})
+	d, err := s.createDeploymentLocked(a, DeploymentSpec{Description: in.Description, Methods: a.methods})
 	if err != nil {
 		return reply{}, err
 	}

@@ -75,6 +75,7 @@ var routes = []route{
 	{"GET", "/restapis/{restApiId}/stages/{stageName}", "GetStage", (*Server).getStage},
 	{"PATCH", "/restapis/{restApiId}/stages/{stageName}", "UpdateStage", (*Server).updateStage},
 	{"DELETE", "/restapis/{restApiId}/stages/{stageName}", "DeleteStage", (*Server).deleteStage},
+	{"GET", "/restapis/{restApiId}/stages/{stageName}/exports/{exportType}", "GetExport", (*Server).getExport},
 	{"GET", "/tags/{resourceArn}", "GetTags", (*Server).getTags},
 	{"PUT", "/tags/{resourceArn}", "TagResource", (*Server).tagResource},
 	{"DELETE", "/tags/{resourceArn}", "UntagResource", (*Server).untagResource},
@@ -122,7 +123,15 @@ type opFunc func(s *Server, r *http.Request) (reply, *Error)
 
 type reply struct {
 	status int
-	body   any // nil: no body
+	body   any // nil: no body; a *file: sent as it is; anything else: sent as JSON
+}
+
+// file is a reply body sent as it is, with its own Content-Type and any other headers: what an
+// operation whose output is an HTTP payload blob (GetExport) answers.
+type file struct {
+	contentType string
+	header      map[string]string
+	data        []byte
 }
 
 // ServeHTTP serves the control plane. Authorization is ignored: any SigV4 signature is accepted.
@@ -162,6 +171,10 @@ func (s *Server) begin(w http.ResponseWriter, op string) *exchange {
 
 func (x *exchange) ok(rep reply, fault string) {
 	x.s.endCall(x.call, rep.status, fault)
+	if f, ok := rep.body.(*file); ok {
+		writeFile(x.w, x.reqID, rep.status, f)
+		return
+	}
 	writeJSON(x.w, x.reqID, rep.status, rep.body)
 }
 

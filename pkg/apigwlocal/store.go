@@ -30,6 +30,10 @@ type DeploymentSpec struct {
 	CreatedDate time.Time
 	// Backend serves this deployment's traffic on the data plane; nil answers 502 there.
 	Backend http.Handler
+	// Methods are the API's methods as this deployment snapshots them, each with its integration:
+	// what GetExport of a stage on this deployment describes. The data plane does not route by them
+	// (Backend serves every request). Nil means none.
+	Methods []Method
 }
 
 // Canary is a stage's canary: a share of its traffic served by another deployment.
@@ -87,11 +91,15 @@ type apiState struct {
 	tags           map[string]string
 	deployments    map[string]*deployment
 	stages         map[string]*stageState
+	// methods are the API's current methods (SetMethods), which a CreateDeployment over the wire
+	// snapshots, as AWS's deployment snapshots the API's resources.
+	methods []Method
 }
 
 type deployment struct {
 	Deployment
 	backend http.Handler
+	methods []Method // sorted by path, then method; never changed once created
 }
 
 type stageState struct {
@@ -214,11 +222,15 @@ func (s *Server) createDeploymentLocked(a *apiState, spec DeploymentSpec) (*depl
 	} else if _, ok := a.deployments[id]; ok {
 		return nil, errConflict("Deployment " + id + " already exists")
 	}
+	methods, apiErr := checkMethods(spec.Methods)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	created := truncate(spec.CreatedDate)
 	if spec.CreatedDate.IsZero() {
 		created = s.clock()
 	}
-	d := &deployment{Deployment: Deployment{ID: id, Description: spec.Description, CreatedDate: created}, backend: spec.Backend}
+	d := &deployment{Deployment: Deployment{ID: id, Description: spec.Description, CreatedDate: created}, backend: spec.Backend, methods: methods}
 	a.deployments[id] = d
 	return d, nil
 }

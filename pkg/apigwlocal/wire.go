@@ -117,6 +117,19 @@ func writeJSON(w http.ResponseWriter, reqID string, status int, body any) {
 	_, _ = w.Write(b)
 }
 
+// writeFile sends a success response whose body is a payload blob, with its own content type.
+func writeFile(w http.ResponseWriter, reqID string, status int, f *file) {
+	h := w.Header()
+	for k, v := range f.header {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", f.contentType)
+	h.Set("x-amzn-RequestId", reqID)
+	h.Set("Content-Length", strconv.Itoa(len(f.data)))
+	w.WriteHeader(status)
+	_, _ = w.Write(f.data)
+}
+
 // writeError sends an error the way API Gateway does: the code in x-amzn-ErrorType, the message as
 // {"message": ...} (the shape of every modelled exception, and of the custodian 404 recording).
 func writeError(w http.ResponseWriter, reqID string, e *Error) {

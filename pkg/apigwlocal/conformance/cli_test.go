@@ -300,3 +300,79 @@ func TestErrors(t *testing.T) {
 		t.Errorf("%d writes from failed calls", n)
 	}
 }
+
+// TestGetExport: get-export with --parameters and --accepts reaches the export route, the CLI writes
+// the body it got to the outfile as it is, and prints the Content-Type and Content-Disposition headers
+// it read as contentType and contentDisposition.
+func TestGetExport(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	api := s.gw.CreateRestAPI("luna-api")
+	fn := "arn:aws:lambda:us-east-1:" + account + ":function:api-user-id"
+	d, err := s.gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{Methods: []apigwlocal.Method{
+		{Path: "/users/{id}", HTTPMethod: "GET", Integration: apigwlocal.LambdaProxy("us-east-1", fn+":live")},
+		{Path: "/users/{id}", HTTPMethod: "PUT", Integration: apigwlocal.LambdaProxy("us-east-1", fn)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: "service", DeploymentID: d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	outfile := filepath.Join(t.TempDir(), "out.json")
+	var headers struct {
+		ContentType        string `json:"contentType"`
+		ContentDisposition string `json:"contentDisposition"`
+	}
+	s.mustRun(t, &headers, "get-export", "--rest-api-id", api.ID, "--stage-name", "service", "--export-type", "oas30",
+		"--parameters", "extensions=integrations", "--accepts", "application/json", outfile)
+	if headers.ContentType != "application/json" || !strings.HasPrefix(headers.ContentDisposition, "attachment; filename=") {
+		t.Errorf("printed %+v", headers)
+	}
+	body, err := os.ReadFile(outfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Servers []struct {
+			Variables map[string]struct {
+				Default string `json:"default"`
+			} `json:"variables"`
+		} `json:"servers"`
+		Paths map[string]map[string]struct {
+			Integration *struct {
+				Type string `json:"type"`
+				URI  string `json:"uri"`
+			} `json:"x-amazon-apigateway-integration"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("out.json is not JSON: %v\n%s", err, body)
+	}
+	get, put := doc.Paths["/users/{id}"]["get"].Integration, doc.Paths["/users/{id}"]["put"].Integration
+	if doc.OpenAPI != "3.0.1" || len(doc.Servers) != 1 || doc.Servers[0].Variables["basePath"].Default != "/service" || get == nil || put == nil {
+		t.Fatalf("out.json:\n%s", body)
+	}
+	if get.Type != "aws_proxy" || get.URI != apigwlocal.LambdaURI("us-east-1", fn+":live") || put.URI != apigwlocal.LambdaURI("us-east-1", fn) {
+		t.Errorf("integrations GET %+v, PUT %+v", *get, *put)
+	}
+
+	// --accepts application/yaml gets through the CLI, unlike the Go SDK, which forces JSON.
+	yamlFile := filepath.Join(t.TempDir(), "out.yaml")
+	s.mustRun(t, &headers, "get-export", "--rest-api-id", api.ID, "--stage-name", "service", "--export-type", "swagger",
+		"--accepts", "application/yaml", yamlFile)
+	if body, _ := os.ReadFile(yamlFile); headers.ContentType != "application/yaml" || !strings.Contains(string(body), "swagger: \"2.0\"\n") {
+		t.Errorf("YAML export: %+v\n%s", headers, body)
+	}
+
+	err = s.run(t, nil, "get-export", "--rest-api-id", api.ID, "--stage-name", "gone", "--export-type", "oas30", filepath.Join(t.TempDir(), "x"))
+	var ce *cliError
+	want := "An error occurred (NotFoundException) when calling the GetExport operation: Invalid stage identifier specified"
+	if !errors.As(err, &ce) || ce.code != 254 || ce.stderr != want {
+		t.Errorf("missing stage: %v\nwant exit 254: %s", err, want)
+	}
+	if n := s.gw.CallCount("GetExport"); n != 3 {
+		t.Errorf("%d GetExport calls, want 3", n)
+	}
+}
