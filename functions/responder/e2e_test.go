@@ -255,7 +255,7 @@ func testUnderEmulatorWithAWSCLI(t *testing.T, bin string) {
 		// One through the CLI; the rest straight to the emulator's Invoke API, which is what the CLI
 		// calls (each CLI run costs a second of Python start-up).
 		cliOut, answer := aws.invoke(t, fn, `{"action":"explode"}`)
-		if r := decodeAnswer(t, answer); r.ErrorType != "inputError" || !strings.Contains(r.ErrorMessage, `action "explode" is not one of`) {
+		if r := decodeAnswer(t, answer); r.ErrorType != "BadInput" || !strings.Contains(r.ErrorMessage, `action "explode" is not one of`) {
 			t.Errorf("want an input error naming the action, got %s (CLI: %v)", answer, cliOut)
 		}
 		for payload, want := range map[string]string{

@@ -41,7 +41,7 @@ func main() {
 		fail("configuration", err)
 	}
 	log.Info("ready", "targets", len(cfg.Targets), "dryRun", cfg.DryRun, "region", awsCfg.Region)
-	lambda.Start(h.Handle)
+	lambda.Start(h) // h.Invoke: the payload as bytes, whatever it holds
 }
 
 // fail reports an init error and exits non-zero, which Lambda records as the init failure.

@@ -308,6 +308,8 @@ func (w *World) Handler(notifier responder.Notifier, namesNow func() time.Time) 
 			return w.Target.String()
 		case config.EnvMemoryTable:
 			return MemoryTable
+		case config.EnvAutoRollbackWindow:
+			return "0" // alarms are dated a year after the history (AlarmTime): no release window
 		}
 		return ""
 	})

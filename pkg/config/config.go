@@ -39,11 +39,22 @@ const (
 	// EnvAuditRetentionDays, optional: days (1 to 3650, default 400) an audit-log entry is kept before
 	// DynamoDB's TTL expires it.
 	EnvAuditRetentionDays = "AUDIT_RETENTION_DAYS"
+	// EnvAutoRollbackWindow, optional: a Go duration (default 24h; 0: always). Automatic rollbacks
+	// happen only while the live deployment has been live for less than this: past it an outage is
+	// more likely not the release's, and a rollback would undo code that has served well.
+	EnvAutoRollbackWindow = "AUTO_ROLLBACK_WINDOW"
+	// EnvAlarmTopicARN, optional: the topic alarms send to Rewind through (the template's AlarmTopic),
+	// so "check" can tell which alarms reach each target.
+	EnvAlarmTopicARN = "ALARM_TOPIC_ARN"
 )
 
 // Env lists every variable above, for documentation checks.
 var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN, EnvMaxAutoPerHour,
-	EnvMemoryTable, EnvAuditRetentionDays}
+	EnvMemoryTable, EnvAuditRetentionDays, EnvAutoRollbackWindow, EnvAlarmTopicARN}
+
+// DefaultAutoRollbackWindow is a day: long enough for a release's first peak of traffic and a night's
+// batch, short enough that an outage weeks later does not roll production back to weeks-old code.
+const DefaultAutoRollbackWindow = 24 * time.Hour
 
 // Config is Rewind's configuration.
 type Config struct {
@@ -53,9 +64,13 @@ type Config struct {
 	AllowedAccounts []string         // accounts whose alarms count, besides the function's own
 	LogLevel        slog.Level
 	NotifyTopicARN  string // where each decision is published; empty: nowhere
+	AlarmTopicARN   string // the topic alarms reach Rewind through; empty: "check" cannot tell
 	MaxAutoPerHour  int    // loop guard: automatic rollbacks per target per hour before Rewind refuses
 	MemoryTable     string // the DynamoDB table holding Rewind's memory of every target
 	AuditRetention  time.Duration
+	// AutoRollbackWindow is the release window: an alarm rolls back only a deployment live for less
+	// than this (0: always).
+	AutoRollbackWindow time.Duration
 	// Region is the region the clients call: AWS_REGION here, and main sets it from the aws.Config the
 	// SDK loaded. Alarms of regional resources from another region are not Rewind's to act on.
 	Region string
@@ -92,7 +107,8 @@ func validTopicARN(s string) bool {
 // FromEnv reads the configuration through getenv (os.Getenv in main, a map in tests). Every problem
 // is reported, together (errors.Join), so one failed deploy says everything there is to fix.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{Region: strings.TrimSpace(getenv("AWS_REGION")), MaxAutoPerHour: 3, AuditRetention: 400 * 24 * time.Hour}
+	c := Config{Region: strings.TrimSpace(getenv("AWS_REGION")), MaxAutoPerHour: 3, AuditRetention: 400 * 24 * time.Hour,
+		AutoRollbackWindow: DefaultAutoRollbackWindow}
 	var errs []error
 	problem := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
@@ -159,6 +175,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			problem("%s: %q is not a whole number of days from 1 to 3650", EnvAuditRetentionDays, v)
 		}
 		c.AuditRetention = time.Duration(n) * 24 * time.Hour
+	}
+	if v := strings.TrimSpace(getenv(EnvAutoRollbackWindow)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			problem("%s: %q is not a duration such as 24h, 90m or 0 (always)", EnvAutoRollbackWindow, v)
+		}
+		c.AutoRollbackWindow = d
+	}
+	if v := strings.TrimSpace(getenv(EnvAlarmTopicARN)); v != "" {
+		if !validTopicARN(v) {
+			problem("%s: %q is not an SNS topic ARN", EnvAlarmTopicARN, v)
+		}
+		c.AlarmTopicARN = v
 	}
 	if v := strings.TrimSpace(getenv(EnvNotifyTopicARN)); v != "" {
 		if !validTopicARN(v) {

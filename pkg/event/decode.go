@@ -58,18 +58,18 @@ func Decode(payload []byte) (Kind, []Record, error) {
 	}
 	body := trimJSONSpace(payload)
 	if len(body) == 0 {
-		return "", nil, bad("payload is empty, want a JSON object")
+		return "", nil, bad("payload is empty, want a JSON object; %s", wantShapes)
 	}
 	if body[0] != '{' {
 		var v json.RawMessage
 		if err := json.Unmarshal(body, &v); err != nil {
-			return "", nil, bad("payload is not JSON: %s", jsonProblem(err))
+			return "", nil, bad("payload is not JSON: %s; %s", jsonProblem(err), wantShapes)
 		}
-		return "", nil, bad("payload is %s, want an object", jsonKind(body))
+		return "", nil, bad("payload is %s, want an object; %s", jsonKind(body), wantShapes)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
-		return "", nil, bad("payload is not JSON: %s", jsonProblem(err))
+		return "", nil, bad("payload is not JSON: %s; %s", jsonProblem(err), wantShapes)
 	}
 	if len(top) == 0 {
 		return "", nil, bad("payload is an empty JSON object; %s", wantShapes)

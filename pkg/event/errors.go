@@ -15,16 +15,17 @@ var ErrBadInput = errors.New("bad input")
 // a log line or an invocation answer large.
 const maxErrorText = 900
 
-// inputError is ErrBadInput with a bounded message and, optionally, the error it came from
-// (for example target.ErrMalformed), so errors.Is sees both.
-type inputError struct {
+// BadInput is the error of an input Rewind cannot read: ErrBadInput with a bounded message and,
+// optionally, the error it came from (for example target.ErrMalformed), so errors.Is sees both.
+// Lambda reports its type name, "BadInput", as the invocation's errorType.
+type BadInput struct {
 	msg   string
 	cause error
 }
 
-func (e *inputError) Error() string { return ErrBadInput.Error() + ": " + e.msg }
+func (e *BadInput) Error() string { return ErrBadInput.Error() + ": " + e.msg }
 
-func (e *inputError) Unwrap() []error {
+func (e *BadInput) Unwrap() []error {
 	if e.cause != nil {
 		return []error{ErrBadInput, e.cause}
 	}
@@ -36,14 +37,14 @@ func (e *inputError) Unwrap() []error {
 func bad(format string, args ...any) error { return badCause(nil, format, args...) }
 
 func badCause(cause error, format string, args ...any) error {
-	return &inputError{msg: clip(fmt.Sprintf(format, args...), maxErrorText), cause: cause}
+	return &BadInput{msg: clip(fmt.Sprintf(format, args...), maxErrorText), cause: cause}
 }
 
 // within puts a location ("Records[0]", "detail") in front of an error's text.
 func within(where string, err error) error {
-	var ie *inputError
+	var ie *BadInput
 	if errors.As(err, &ie) {
-		return &inputError{msg: clip(where+": "+ie.msg, maxErrorText), cause: ie.cause}
+		return &BadInput{msg: clip(where+": "+ie.msg, maxErrorText), cause: ie.cause}
 	}
 	return badCause(err, "%s: %s", where, quote(err.Error()))
 }

@@ -58,6 +58,17 @@ func encodeMemory(m rollback.Memory) map[string]types.AttributeValue {
 	if m.Planned != "" {
 		item["planned"] = str(m.Planned)
 	}
+	recs := make([]types.AttributeValue, len(m.Recoveries))
+	for i, r := range m.Recoveries {
+		recs[i] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"alarm": str(r.Alarm), "at": timeAttr(r.At), "reported": &types.AttributeValueMemberBOOL{Value: r.Reported}}}
+	}
+	item["recoveries"] = &types.AttributeValueMemberL{Value: recs}
+	for name, t := range map[string]time.Time{"seenAt": m.SeenAt, "blindSince": m.BlindSince, "blindUntil": m.BlindUntil} {
+		if !t.IsZero() {
+			item[name] = timeAttr(t)
+		}
+	}
 	return item
 }
 
@@ -183,6 +194,13 @@ func (d *decoder) time(item map[string]types.AttributeValue, attr string) time.T
 	return t.UTC()
 }
 
+func (d *decoder) optTime(item map[string]types.AttributeValue, attr string) time.Time {
+	if _, ok := item[attr]; !ok {
+		return time.Time{}
+	}
+	return d.time(item, attr)
+}
+
 func (d *decoder) list(item map[string]types.AttributeValue, attr string) []types.AttributeValue {
 	v, ok := d.get(item, attr)
 	if !ok {
@@ -249,6 +267,17 @@ func (d *decoder) memory(item map[string]types.AttributeValue) rollback.Memory {
 	for i, v := range d.list(item, "guard") {
 		m.Guard = append(m.Guard, d.time(map[string]types.AttributeValue{fmt.Sprintf("guard[%d]", i): v}, fmt.Sprintf("guard[%d]", i)))
 	}
+	if _, ok := item["recoveries"]; ok {
+		for i, v := range d.list(item, "recoveries") {
+			r, ok := v.(*types.AttributeValueMemberM)
+			if !ok {
+				d.fail(fmt.Sprintf("recoveries[%d]", i), "is a %T, want a map", v)
+				break
+			}
+			m.Recoveries = append(m.Recoveries, rollback.Recovery{Alarm: d.str(r.Value, "alarm"), At: d.time(r.Value, "at"), Reported: d.bool(r.Value, "reported")})
+		}
+	}
+	m.SeenAt, m.BlindSince, m.BlindUntil = d.optTime(item, "seenAt"), d.optTime(item, "blindSince"), d.optTime(item, "blindUntil")
 	if c, ok := d.optMap(item, "last"); ok {
 		m.Last = &rollback.Change{Kind: rollback.ChangeKind(d.str(c, "kind")), From: d.str(c, "from"), To: d.str(c, "to"), At: d.time(c, "at"),
 			By: rollback.By(d.str(c, "by")), Incident: d.str(c, "incident"), Alarm: d.str(c, "alarm")}

@@ -111,7 +111,8 @@ func full() rollback.Record {
 	last := &rollback.Change{Kind: rollback.KindRollback, From: "d3", To: "d2", At: at, By: rollback.ByAlarm, Incident: "inc1", Alarm: "luna-api 5XX / prod"}
 	mem := rollback.Memory{Bad: []string{"d3"}, Incidents: []string{"inc1"}, Last: last, Guard: []time.Time{at},
 		Timeline: []rollback.Sighting{{Deployment: "d2", Since: at.Add(-time.Hour), How: rollback.HowObserved}, {Deployment: "d3", Since: at.Add(-time.Minute), How: rollback.HowDeploy}},
-		Planned:  "rollback:d3>d2:timeline"}
+		Planned:  "rollback:d3>d2:timeline", SeenAt: at.Add(-30 * time.Second), BlindUntil: at.Add(-2 * time.Hour),
+		Recoveries: []rollback.Recovery{{Alarm: "luna-api-p99", At: at.Add(-time.Hour), Reported: true}}}
 	next := mem
 	next.Bad = append([]string{}, "d3", "d4")
 	return rollback.Record{Memory: mem, Switched: at.Add(-time.Second), Claim: &rollback.Claim{ID: "0123456789abcdef", By: rollback.ByManual, Alarm: "", At: at, Expires: at.Add(32 * time.Second),

@@ -59,7 +59,7 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
 	store := memory.New(dynamodb.NewFromConfig(awsCfg), cfg.MemoryTable, cfg.AuditRetention)
-	opts := rollback.Options{DryRun: cfg.DryRun, Guard: guard, Now: o.Now, Log: log}
+	opts := rollback.Options{DryRun: cfg.DryRun, Guard: guard, Now: o.Now, Log: log, Window: cfg.AutoRollbackWindow}
 	engines := Engines{}
 	var apigw *apigateway.Client
 	for _, t := range cfg.Targets {
@@ -94,6 +94,10 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		return nil, err
 	}
 	h.function = o.FunctionName
+	h.account = newAccount(awsCfg)
+	if apigw != nil {
+		h.inspector = reststage.NewInspector(apigw)
+	}
 	if o.Metrics != nil {
 		h.metrics = o.Metrics
 	}

@@ -166,7 +166,7 @@ var faultKinds = []faultKind{
 // matrixTimeout is the function's timeout in the cells without a deadline fault: short, as a
 // claim left open holds until the failed invocation's deadline (by the wall clock), and the cell
 // waits that out before Lambda's retry.
-const matrixTimeout = 8 * time.Second
+const matrixTimeout = 5 * time.Second
 
 // deadlineBudget is what an invocation with a deadline fault has: the responder keeps 500 ms of
 // Lambda's deadline back, so its calls get 150 ms, far less than the fault's delay.

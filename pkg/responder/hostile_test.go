@@ -175,7 +175,7 @@ func (w hostileWorld) inputs() []hostileInput {
 		{name: "alarm for an API outside TARGETS", payload: outside.payload(viaSNS), want: "is not in TARGETS", ignored: true},
 		{name: "alarm for a stage outside TARGETS", payload: devStage.payload(viaAlarmAction), want: `"dev" (API "shop") is not in TARGETS`, ignored: true},
 		{name: "alarm for an API that does not exist", payload: unknownAPI.payload(viaSNS), want: `no REST API is named "ghost"`, ignored: true},
-		{name: "OK transition", payload: alarmDef{name: "shop-5xx", state: "OK", at: now, apiName: "shop", stage: "prod"}.payload(viaSNS), want: "only a transition to ALARM acts", ignored: true},
+		{name: "INSUFFICIENT_DATA transition", payload: alarmDef{name: "shop-5xx", state: "INSUFFICIENT_DATA", at: now, apiName: "shop", stage: "prod"}.payload(viaSNS), want: "only a transition to ALARM acts", ignored: true},
 	}
 }
 

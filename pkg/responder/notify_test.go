@@ -64,14 +64,15 @@ func TestEachChangeIsNotifiedOnceAndRoutineOnesNot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(n.got) != 1 || n.got[0].Outcome != rollback.OutcomeRolledBack || n.got[0].To != w.legacy {
-		t.Fatalf("notified %+v, want exactly the one rollback", n.got)
+	// The rollback once (not its repeat, not the status), and the alarm's return to OK closing it.
+	if len(n.got) != 2 || n.got[0].Code != rollback.CodeRolledBack || n.got[0].To != w.legacy || n.got[1].Code != rollback.CodeRecovered {
+		t.Fatalf("notified %+v, want the one rollback and its recovery", n.got)
 	}
 	// A failure is notified too (and fails the invocation).
 	if _, err := h.Handle(invokeCtx(), json.RawMessage(`{"action":"deploy","deploymentId":"nope12"}`)); err == nil {
 		t.Fatal("deploy of a missing deployment must fail")
 	}
-	if len(n.got) != 2 || n.got[1].Outcome != rollback.OutcomeFailed {
+	if len(n.got) != 3 || n.got[2].Outcome != rollback.OutcomeFailed || n.got[2].Code != rollback.CodeUnknownDeployment {
 		t.Fatalf("failure not notified: %+v", n.got)
 	}
 }

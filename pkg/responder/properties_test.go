@@ -1,6 +1,6 @@
 package responder_test
 
-// The properties every schedule is held to, stated from Rewind's rules (README "How it decides",
+// The properties every schedule is held to, stated from Rewind's rules (docs/how-it-decides.md,
 // pkg/rollback's Store and Engine contracts), not from the code that carries them out. They are
 // judged on what the recorder saw land, in order (recorder_test.go), and on the stages and the memory
 // table after each step; nothing here re-implements a decision.
@@ -8,8 +8,11 @@ package responder_test
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"testing"
 	"time"
 
+	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 )
 
@@ -21,17 +24,18 @@ type judge struct {
 	dryRun   bool                            // DRY_RUN
 	outside  string                          // an API outside TARGETS: never called at all
 	forced   map[int]bool                    // steps that sent a deploy command with force
+	oks      map[string][]time.Time          // alarm name -> the state-change times of its OK transitions sent
 	dryOnly  map[int]bool                    // steps whose every request was a dry run (or status)
 	violate  func(format string, a ...any)
 }
 
 // targetState is what judgeLog carries along for one target while it replays the log.
 type targetState struct {
-	lastMem        *memoryPut     // the latest memory write that landed
-	clears         int            // "cleared" sightings in that write's timeline
-	rolledBackFrom map[string]int // deployments Rewind's rollbacks moved away from (since a clear), at which step
-	rewindPut      string         // where Rewind's last rollback put the stage, while no one else changed it
-	guard          []time.Time    // automatic rollbacks since the last clear (decision clock)
+	lastMem        *memoryPut      // the latest memory write that landed
+	rolledBackFrom map[string]int  // deployments Rewind's rollbacks moved away from (since a clear), at which step
+	rewindPut      string          // where Rewind's last rollback put the stage, while no one else changed it
+	putBy          *rollback.Claim // the claim of that rollback
+	guard          []time.Time     // automatic rollbacks since the last clear (decision clock)
 }
 
 // judgeLog replays every write that landed, in order, and checks for each Rewind switch:
@@ -48,7 +52,8 @@ type targetState struct {
 //	not newer     a rollback only goes to a deployment created before the one it read live;
 //	one per incident  at most one switch per incident key;
 //	no cascade    an alarm never moves the stage on from where Rewind's own rollback put it while
-//	              no one else changed the stage since;
+//	              no one else changed the stage since and that rollback's incident is open: its alarm
+//	              has not gone back to OK since, and the loop guard's hour has not passed;
 //	loop guard    at most MAX_AUTO_ROLLBACKS_PER_HOUR automatic rollbacks within any hour since a
 //	              clear;
 //
@@ -82,17 +87,15 @@ func (j *judge) memoryWritten(e logEntry, st *targetState) {
 		j.violate("step %d: a memory write of %s does not decode: %v", e.step, e.key, e.mem.err)
 		return
 	}
-	clears := 0
-	for _, s := range e.mem.rec.Memory.Timeline {
-		if s.How == rollback.HowCleared {
-			clears++
+	// A person's clear: the known-bad marks and the loop guard both go (nothing else empties the
+	// guard; a forced deploy only takes its own deployment off the known-bad list).
+	if m := e.mem.rec.Memory; e.mem.rec.Claim == nil && st.lastMem != nil && len(m.Bad) == 0 && len(m.Guard) == 0 {
+		if prev := st.lastMem.rec.Memory; len(prev.Bad) > 0 || len(prev.Guard) > 0 {
+			clear(st.rolledBackFrom)
+			st.guard = nil
 		}
 	}
-	if e.mem.rec.Claim == nil && clears > st.clears {
-		clear(st.rolledBackFrom) // a person's clear: the known-bad marks and the loop guard start again
-		st.guard = nil
-	}
-	st.clears, st.lastMem = clears, e.mem
+	st.lastMem = e.mem
 }
 
 func (j *judge) switched(e logEntry, st *targetState, perIncident map[string]int) {
@@ -144,7 +147,7 @@ func (j *judge) rolledBack(e logEntry, st *targetState, c *rollback.Claim, read 
 	if !j.createdBefore(e.key, to, from) {
 		j.violate("step %d: %s rolled back from %s to %s, which was not created before it", e.step, e.key, from, to)
 	}
-	if c.By == rollback.ByAlarm && st.rewindPut != "" && from == st.rewindPut {
+	if c.By == rollback.ByAlarm && st.rewindPut != "" && from == st.rewindPut && j.incidentOpen(st.putBy, c.At) {
 		j.violate("step %d: an alarm moved %s on from %s, where Rewind's own rollback had put it, with no other change since: a second rollback", e.step, e.key, from)
 	}
 	if last := c.Plan.Memory.Last; last != nil && last.Incident != "" {
@@ -165,7 +168,16 @@ func (j *judge) rolledBack(e logEntry, st *targetState, c *rollback.Claim, read 
 		st.guard = append(st.guard, c.At)
 	}
 	st.rolledBackFrom[from] = e.step
-	st.rewindPut = to
+	st.rewindPut, st.putBy = to, c
+}
+
+// incidentOpen reports whether the rollback claimed by c is still within its incident at now: within
+// the loop guard's hour, and its alarm not sent back to OK since.
+func (j *judge) incidentOpen(c *rollback.Claim, now time.Time) bool {
+	if c == nil || now.Sub(c.At) >= rollback.DefaultGuard.Window {
+		return false
+	}
+	return !slices.ContainsFunc(j.oks[c.Alarm], func(at time.Time) bool { return at.After(c.At) })
 }
 
 // createdBefore orders deployments as Rewind's rules do: by creation, ties by id.
@@ -276,4 +288,54 @@ func (j *judge) judgeClaims(step int, key string, before, after snapshot, touche
 		j.violate("step %d: settling the claim %s -> %s on %s forgot its incident %s", step, bc.Plan.From, bc.Plan.To, key, last.Incident)
 	}
 	return true
+}
+
+// TestThePropertiesCatchViolations proves each property can fail: hand-made logs that break one
+// rule each, judged as a schedule's would be.
+func TestThePropertiesCatchViolations(t *testing.T) {
+	at := scheduleStart
+	created := map[string]time.Time{"d1": at.Add(-3 * time.Hour), "d2": at.Add(-2 * time.Hour), "d3": at.Add(-time.Hour)}
+	claim := func(kind rollback.ChangeKind, from, to, incident string, bad ...string) logEntry {
+		c := &rollback.Claim{ID: from + to + incident, By: rollback.ByAlarm, At: at,
+			Plan: rollback.Plan{Kind: kind, From: from, To: to, Memory: rollback.Memory{Last: &rollback.Change{Kind: kind, From: from, To: to, Incident: incident}}}}
+		return logEntry{key: "api/prod", mem: &memoryPut{rec: rollback.Record{Memory: rollback.Memory{Bad: bad}, Claim: c}}}
+	}
+	move := func(from, to string) logEntry {
+		return logEntry{key: "api/prod", patch: &stagePatch{deploymentID: to}, before: apigwlocal.Stage{DeploymentID: from}}
+	}
+	confirm := logEntry{key: "api/prod", mem: &memoryPut{}}
+	for name, log := range map[string][]logEntry{
+		"without its own claim":       {move("d3", "d2")},
+		"known bad":                   {claim(rollback.KindRollback, "d3", "d2", "i1", "d2"), move("d3", "d2")},
+		"not created before":          {claim(rollback.KindRollback, "d2", "d3", "i1"), move("d2", "d3")},
+		"a change after the read":     {claim(rollback.KindRollback, "d3", "d2", "i1"), move("d1", "d2")},
+		"a second time":               {claim(rollback.KindRollback, "d3", "d2", "i1"), move("d3", "d2"), confirm, {key: "api/prod", human: "d3"}, claim(rollback.KindRollback, "d3", "d2", "i1"), move("d3", "d2")},
+		"a second rollback":           {claim(rollback.KindRollback, "d3", "d2", "i1"), move("d3", "d2"), confirm, claim(rollback.KindRollback, "d2", "d1", "i2"), move("d2", "d1")},
+		"the loop guard allows 1":     {claim(rollback.KindRollback, "d3", "d2", "i1"), move("d3", "d2"), confirm, {key: "api/prod", human: "d3"}, claim(rollback.KindRollback, "d3", "d1", "i2", "d3"), move("d3", "d1")},
+		"more than the switch":        {claim(rollback.KindRollback, "d3", "d2", "i1"), {key: "api/prod", patch: &stagePatch{deploymentID: "d2", vars: map[string]string{"rewind_bad": "d3"}}, before: apigwlocal.Stage{DeploymentID: "d3"}}},
+		"not in TARGETS, was written": {{key: "api/dev", patch: &stagePatch{deploymentID: "d2"}, before: apigwlocal.Stage{DeploymentID: "d3"}}},
+	} {
+		var got []string
+		j := &judge{targets: map[string]bool{"api/prod": true}, created: map[string]map[string]time.Time{"api": created}, guardMax: 1,
+			forced: map[int]bool{}, dryOnly: map[int]bool{}, violate: func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }}
+		if name != "the loop guard allows 1" {
+			j.guardMax = 3
+		}
+		j.judgeLog(log)
+		if !slices.ContainsFunc(got, func(v string) bool { return strings.Contains(v, name) }) {
+			t.Errorf("%s: the judge said %q", name, got)
+		}
+	}
+	var got []string
+	j := &judge{targets: map[string]bool{"api/prod": true}, dryRun: true, outside: "out", violate: func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }}
+	j.judgeRequests([]request{{method: "PATCH", apiID: "api", stage: "prod", patch: &stagePatch{}}, {method: "GET", apiID: "out"}, {method: "POST", ddbOp: "PutItem", pk: "target#api/dev", sk: "memory"}})
+	j.judgeAgreement(0, "api/prod", snapshot{live: "d2", rec: rollback.Record{Memory: rollback.Memory{Last: &rollback.Change{To: "d1"}}}}, true)
+	open := &rollback.Claim{ID: "c", Plan: rollback.Plan{From: "d3", To: "d2"}}
+	j.judgeClaims(0, "api/prod", snapshot{}, snapshot{rec: rollback.Record{Claim: open}}, true)
+	j.judgeClaims(0, "api/prod", snapshot{rec: rollback.Record{Claim: open}}, snapshot{rec: rollback.Record{Claim: open}}, true)
+	for _, want := range []string{"a stage write in a dry run", "the API outside TARGETS", "which is no target's", "its memory's last change", "remains after every instance returned", "was not settled"} {
+		if !slices.ContainsFunc(got, func(v string) bool { return strings.Contains(v, want) }) {
+			t.Errorf("%s: the judge said %q", want, got)
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/emf"
 	"github.com/rewind-sre/rewind/pkg/event"
 	"github.com/rewind-sre/rewind/pkg/internal/text"
+	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
@@ -38,6 +39,9 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  io.Writer // one CloudWatch Embedded Metric Format line per result (Lambda's stdout)
 	function string    // this function's name: alarms about Rewind itself are never Rewind's to act on
+	// account and inspector serve "check"; nil where this bootstrap has no client for them.
+	account   Account
+	inspector Inspector
 }
 
 // Engines holds one engine per kind of target (each over its own strategy).
@@ -78,10 +82,17 @@ func (f *Failed) Error() string {
 	var failed []string
 	for _, r := range f.Results {
 		if r.Failed() {
-			failed = append(failed, fmt.Sprintf("%s: %s", orSource(r), r.Reason))
+			if where := orSource(r); where != "" && !strings.HasPrefix(r.Reason, where) {
+				failed = append(failed, where+": "+r.Reason)
+			} else {
+				failed = append(failed, r.Reason)
+			}
 		}
 	}
-	return fmt.Sprintf("%s: %d of %d: %s", ErrFailed, len(failed), len(f.Results), strings.Join(failed, "; "))
+	if len(f.Results) == 1 {
+		return failed[0]
+	}
+	return fmt.Sprintf("%d of %d failed: %s", len(failed), len(f.Results), strings.Join(failed, "; "))
 }
 
 // Is makes errors.Is(err, ErrFailed) hold.
@@ -102,8 +113,22 @@ func (f *Failed) Codes() []rollback.Code {
 // return an error, rather than being killed with nothing said.
 const deadlineMargin = 500 * time.Millisecond
 
-// Handle is the Lambda entry point: func(context.Context, json.RawMessage) (any, error).
+// Invoke is the Lambda entry point (aws-lambda-go's lambda.Handler): it takes the payload as bytes,
+// so a payload that is not JSON at all reaches Rewind's decoder and is answered with what is wrong
+// and which shapes are accepted, instead of the runtime's own JSON error.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := h.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// Handle decodes and answers one invocation: func(context.Context, json.RawMessage) (any, error).
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	// Decisions stop deadlineMargin before Lambda's deadline; notifications use the margin too, so a
+	// decision that ran out of time is still reported.
+	notifyCtx := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
@@ -116,7 +141,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	}
 	results := make([]rollback.Result, 0, len(records))
 	for _, rec := range records {
-		results = append(results, h.record(ctx, rec)...)
+		results = append(results, h.record(ctx, notifyCtx, rec)...)
 	}
 	failed := false
 	for _, r := range results {
@@ -131,7 +156,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	if failed {
 		return nil, &Failed{Results: results}
 	}
-	if kind == event.KindCommand && len(results) == 1 && results[0].Action != rollback.ActionObserve {
+	if kind == event.KindCommand && len(results) == 1 { // one target, one object; several: {"results":[...]}
 		return results[0], nil
 	}
 	return Answer{Results: results}, nil
@@ -145,7 +170,7 @@ func orSource(r rollback.Result) string {
 }
 
 // record handles one record; an observe of every target gives one result per target.
-func (h *Handler) record(ctx context.Context, rec event.Record) []rollback.Result {
+func (h *Handler) record(ctx, notifyCtx context.Context, rec event.Record) []rollback.Result {
 	var rs []rollback.Result
 	switch {
 	case rec.Err != nil:
@@ -163,11 +188,7 @@ func (h *Handler) record(ctx context.Context, rec event.Record) []rollback.Resul
 		r := &rs[i]
 		r.Source = rec.Source
 		r.DryRun = r.DryRun || h.cfg.DryRun
-		if h.notifier != nil && notifiable(*r) {
-			if err := h.notifier.Notify(ctx, *r); err != nil {
-				h.log.WarnContext(ctx, "notify failed; the decision stands", "error", err.Error(), "target", r.Target, "outcome", string(r.Outcome))
-			}
-		}
+		h.notify(notifyCtx, *r)
 	}
 	return rs
 }
@@ -181,8 +202,32 @@ func (h *Handler) observeAll(ctx context.Context, dryRun bool, by rollback.By) [
 	return rs
 }
 
+// RecoveryNotifier is a Notifier that also reports an incident closing in the thread its rollback
+// opened (notify.SNS is one).
+type RecoveryNotifier interface {
+	NotifyRecovered(ctx context.Context, rec notify.Recovery) error
+}
+
+// notify publishes r when someone should hear of it; failing to never changes the decision.
+func (h *Handler) notify(ctx context.Context, r rollback.Result) {
+	if h.notifier == nil || !notifiable(r) {
+		return
+	}
+	var err error
+	if rn, ok := h.notifier.(RecoveryNotifier); ok && r.Recovery != nil {
+		err = rn.NotifyRecovered(ctx, notify.Recovery{Target: r.Target, Incident: r.Recovery.Incident, Alarm: r.Alarm,
+			OnBadDeployment: r.Recovery.OnBadDeployment, UntilClear: r.Recovery.UntilClear})
+	} else {
+		err = h.notifier.Notify(ctx, r)
+	}
+	if err != nil {
+		h.log.WarnContext(ctx, "notify failed; the decision stands", "error", err.Error(), "target", r.Target, "outcome", string(r.Outcome))
+	}
+}
+
 // notifiable: decisions that change something, fail, or plan a change (once: not a plan already
-// reported); not the routine rest.
+// reported); an incident closing; and every transition to ALARM Rewind does not act on, with its
+// reason (but a repeated delivery of one already handled). Not the routine rest.
 func notifiable(r rollback.Result) bool {
 	if r.Quiet {
 		return false
@@ -190,8 +235,10 @@ func notifiable(r rollback.Result) bool {
 	switch r.Outcome {
 	case rollback.OutcomeRolledBack, rollback.OutcomeDeployed, rollback.OutcomeFailed, rollback.OutcomePlanned:
 		return true
+	case rollback.OutcomeSkipped, rollback.OutcomeIgnored:
+		return r.AlarmState == string(event.StateAlarm) && r.Code != rollback.CodeRepeat
 	}
-	return false
+	return r.Code == rollback.CodeRecovered
 }
 
 func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
@@ -205,12 +252,23 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 		r.Reason = fmt.Sprintf("alarm %s watches Rewind's own function %s: an alarm about Rewind never moves a target", quote(a.Name), fn)
 		return r
 	}
-	if a.State != event.StateAlarm {
+	trigger := rollback.Trigger{By: rollback.ByAlarm, Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}
+	if end, ok := a.Evidence.LatestBreach(); ok {
+		trigger.MeasuredUntil = end
+	}
+	switch a.State {
+	case event.StateOK:
+		// Recorded (never a write to the target): a late ALARM of this alarm is then old news, and an
+		// incident Rewind rolled back is reported closed.
+		r.Action = rollback.ActionRecovery
+		t, ok, why, err := h.resolver.Resolve(ctx, a.Name, a)
+		return h.rollbackTo(ctx, a, r, t, ok, why, err, rollback.Request{Action: rollback.ActionRecovery, Trigger: trigger})
+	case event.StateAlarm:
+	default:
 		r.Outcome, r.Code, r.Reason = rollback.OutcomeIgnored, rollback.CodeNotAlarmState, fmt.Sprintf("alarm %s is %s: only a transition to ALARM acts", quote(a.Name), a.State)
 		return r
 	}
-	req := rollback.Request{Action: rollback.ActionRollback, Trigger: rollback.Trigger{
-		By: rollback.ByAlarm, Alarm: a.Name, Incident: r.Incident, AlarmTime: a.StateChangeTime}}
+	req := rollback.Request{Action: rollback.ActionRollback, Trigger: trigger}
 	if guess, ok := h.resolver.Speculate(a); ok {
 		if res, confirmed := h.speculate(ctx, a, r, guess, req); confirmed {
 			return res
@@ -224,6 +282,10 @@ func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {
 // rollbackTo acts on a resolved alarm: resolution's failure or refusal, the region rule, then the
 // rollback itself.
 func (h *Handler) rollbackTo(ctx context.Context, a event.Alarm, r rollback.Result, t target.Target, ok bool, why string, err error, req rollback.Request) rollback.Result {
+	if errors.Is(err, target.ErrAmbiguous) {
+		r.Outcome, r.Code, r.Reason = rollback.OutcomeFailed, rollback.CodeAmbiguous, err.Error()
+		return r
+	}
 	if err != nil {
 		r.Outcome, r.Code, r.Reason = rollback.OutcomeFailed, rollback.CodeResolveFailed, err.Error()
 		return r
@@ -357,6 +419,9 @@ func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Resul
 	if c.Action == rollback.ActionObserve && c.Target == "" {
 		return h.observeAll(ctx, dryRun, rollback.ByManual)
 	}
+	if c.Action == rollback.ActionCheck && c.Target == "" {
+		return h.check(ctx, h.cfg.Targets)
+	}
 	t, err := h.commandTarget(c)
 	if err != nil {
 		return []rollback.Result{{Action: c.Action, Outcome: rollback.OutcomeFailed, Code: rollback.CodeTargetNotAllowed, Reason: err.Error()}}
@@ -364,6 +429,8 @@ func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Resul
 	switch c.Action {
 	case rollback.ActionStatus:
 		return []rollback.Result{h.engines[t.Kind].Status(ctx, t)}
+	case rollback.ActionCheck:
+		return h.check(ctx, []target.Target{t})
 	case rollback.ActionRollback, rollback.ActionDeploy, rollback.ActionObserve, rollback.ActionClear:
 		return []rollback.Result{h.do(ctx, t, rollback.Request{Action: c.Action, DeploymentID: c.DeploymentID,
 			DryRun: dryRun, Trigger: rollback.Trigger{By: rollback.ByManual, Force: c.Force}})}

@@ -161,7 +161,9 @@ func alarmMessage(a alarmSpec) string {
 	m := map[string]any{
 		"AlarmName": a.name, "AlarmDescription": "Rewind rolls back", "AWSAccountId": a.account,
 		"AlarmConfigurationUpdatedTimestamp": "2026-11-25T02:00:00.000+0000",
-		"NewStateValue":                      a.state, "NewStateReason": "Threshold Crossed: 1 datapoint [12.0 (25/11/26 03:14:00)] was greater than or equal to the threshold (5.0).",
+		"NewStateValue":                      a.state,
+		// The datapoint that breached: the minute before the state change (what the alarm measured).
+		"NewStateReason":  fmt.Sprintf("Threshold Crossed: 1 datapoint [12.0 (%s)] was greater than or equal to the threshold (5.0).", a.at.Add(-time.Minute).UTC().Format("02/01/06 15:04:05")),
 		"StateChangeTime": a.at.UTC().Format("2006-01-02T15:04:05.000-0700"), "Region": "US East (N. Virginia)",
 		"AlarmArn": "arn:aws:cloudwatch:us-east-1:" + a.account + ":alarm:" + a.name, "OldStateValue": "OK",
 		"Trigger": map[string]any{"MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "StatisticType": "Statistic", "Statistic": "SUM",
@@ -309,20 +311,22 @@ func TestConcurrentInstancesRollBackOnce(t *testing.T) {
 	}
 }
 
+// TestOnlyAlarmActs: OK and INSUFFICIENT_DATA never write to the stage. INSUFFICIENT_DATA is
+// ignored; an OK is recorded in Rewind's own table (a late ALARM of the alarm is then old news).
 func TestOnlyAlarmActs(t *testing.T) {
 	w := newWorld(t)
 	h := w.handler(t, map[string]string{})
-	for _, state := range []string{"OK", "INSUFFICIENT_DATA"} {
+	for state, code := range map[string]rollback.Code{"OK": rollback.CodeOKRecorded, "INSUFFICIENT_DATA": rollback.CodeNotAlarmState} {
 		out, err := h.Handle(invokeCtx(), snsEvent(alarmMessage(alarmSpec{name: "luna-api-5xx", state: state, at: t0.Add(time.Hour), apiName: "luna-api", stage: "service"})))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := answer(t, out).Results[0]; r.Outcome != rollback.OutcomeIgnored {
-			t.Errorf("%s: %s", state, r.Outcome)
+		if r := answer(t, out).Results[0]; r.Code != code || r.Outcome == rollback.OutcomeRolledBack {
+			t.Errorf("%s: %s/%s, want code %s", state, r.Outcome, r.Code, code)
 		}
 	}
 	if w.gw.Writes() != 0 || w.live(t).DeploymentID != w.lambda {
-		t.Error("OK/INSUFFICIENT_DATA wrote")
+		t.Error("OK/INSUFFICIENT_DATA wrote to the stage")
 	}
 }
 

@@ -307,7 +307,8 @@ func (s *schedule) concurrently(steps []step) ([]any, []error) {
 //
 //	answered      every switch that landed is answered by a result of the step with that target,
 //	              from and to; every "rolled-back" or "deployed" answer has its switch;
-//	nothing fixed writes  inputs that concern no target write nothing;
+//	nothing fixed writes  inputs that concern no target write nothing to any stage (an OK transition
+//	              is recorded in Rewind's table);
 //	repeat        a delivery of an incident already handled (and no claim open) is answered
 //	              skipped/repeat and writes nothing at all;
 //	quiet steps   (every invocation returned) the stage and the memory agree, and the claims are
@@ -330,8 +331,11 @@ func (s *schedule) checkStep(ran []invocation, before, after map[string]snapshot
 		}
 	}
 	s.checkAnswered(stepEntries, results)
-	if (allFixed || allRepeats) && len(stepEntries) > 0 {
-		s.violate("an input that should change nothing (ignored, or a repeat of a handled incident) wrote: %d writes landed", len(stepEntries))
+	if allRepeats && len(stepEntries) > 0 {
+		s.violate("a repeat of a handled incident wrote: %d writes landed", len(stepEntries))
+	}
+	if allFixed && slices.ContainsFunc(stepEntries, func(e logEntry) bool { return e.patch != nil }) {
+		s.violate("an input for no target (ignored, refused, or an OK transition) wrote to a stage")
 	}
 	if allRepeats && quiet {
 		for _, r := range results {
@@ -375,6 +379,9 @@ func (s *schedule) checkAnswered(entries []logEntry, results []rollback.Result) 
 		}
 	}
 	for _, r := range results {
+		if r.Code == rollback.CodeSettled {
+			continue // it reports a switch an earlier invocation made, settled now
+		}
 		if (r.Outcome == rollback.OutcomeRolledBack || r.Outcome == rollback.OutcomeDeployed) && !moved[r.Target+" "+r.From+" "+r.To] {
 			s.violate("answered %s %s -> %s on %s, but no such switch landed", r.Outcome, r.From, r.To, r.Target)
 		}

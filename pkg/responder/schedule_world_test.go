@@ -100,7 +100,7 @@ func (s *schedule) logf(format string, a ...any) {
 // target ("dev"), and an API outside TARGETS; then the configuration and 2-3 instances.
 func (s *schedule) build() error {
 	s.j = &judge{targets: map[string]bool{}, created: map[string]map[string]time.Time{}, guardMax: 3,
-		forced: map[int]bool{}, dryOnly: map[int]bool{}, violate: s.violate}
+		forced: map[int]bool{}, dryOnly: map[int]bool{}, oks: map[string][]time.Time{}, violate: s.violate}
 	var specs []string
 	for i := range 1 + s.rng.IntN(2) {
 		a, past, err := s.buildAPI(i)
@@ -327,6 +327,9 @@ func (s *schedule) okAlarm() step {
 		state = "INSUFFICIENT_DATA"
 	}
 	a := s.alarmFor(i, state, s.rig.clock.Now().Add(-time.Second), "")
+	if state == "OK" {
+		s.j.oks[a.name] = append(s.j.oks[a.name], a.at)
+	}
 	return s.send("transition", a, unit{fixed: true})
 }
 

@@ -16,9 +16,15 @@ type Trigger struct {
 	Alarm     string    // alarm name, for alarms
 	Incident  string    // the alarm state change's key, for alarms
 	AlarmTime time.Time // when the alarm changed state, for alarms
-	Force     bool      // manual only: override "already rolled back" and staleness, never the allow-list
-	Now       time.Time
-	Guard     Guard // limits on automatic rollbacks
+	// MeasuredUntil is the end of the newest period of data the alarm judged (its newest breaching
+	// datapoint's start plus the period), zero when the alarm does not say: then AlarmTime bounds it.
+	MeasuredUntil time.Time
+	Force         bool // manual only: override "already rolled back" and staleness, never the allow-list
+	Now           time.Time
+	Guard         Guard // limits on automatic rollbacks
+	// Window is how long after a deployment went live an alarm may still roll it back (0: always):
+	// past it, an outage is more likely not the release's, and the rollback would undo a known-good one.
+	Window time.Duration
 }
 
 // Guard stops a rollback loop: at most Max automatic rollbacks per target within Window. Beyond that
@@ -47,6 +53,17 @@ type Decision struct {
 	Code    Code
 	Reason  string
 	Plan    Plan
+	// Recovery is set when an alarm's return to OK closes a rollback Rewind made.
+	Recovery *RecoveryReport
+}
+
+// RecoveryReport is what closing an incident reports: the rollback's incident (the thread its
+// notification opened), how long users were on the bad deployment, and how long the alarm took to
+// clear after the rollback.
+type RecoveryReport struct {
+	Incident        string        `json:"incident"`
+	OnBadDeployment time.Duration `json:"onBadDeploymentMs"` // 0 when the timeline does not date it
+	UntilClear      time.Duration `json:"untilClearMs"`
 }
 
 func skip(code Code, format string, a ...any) Decision {
@@ -59,41 +76,58 @@ func fail(code Code, format string, a ...any) Decision {
 
 // DecideRollback applies the rules for an alarm or a manual "rollback", in this order:
 //  1. an incident already handled is not handled again (SNS and Lambda deliver at least once): repeat;
-//  2. while the target still serves what a Rewind rollback put there (and has no active canary),
-//     nothing moves it further back (a second alarm of the same incident): still-serving;
-//  3. an alarm whose state change is older than when the live deployment went live is stale;
-//  4. an alarm beyond the loop guard's automatic rollbacks per window fails: loop-guard;
-//  5. an active canary is removed rather than the target moved: canary-removed;
-//  6. otherwise the target goes to its pinned fallback, else to the deployment its timeline saw live
-//     before the live one, else to the newest deployment created before the live one, never to a
-//     known-bad one (chooseEarlier): rolled-back, or nothing-earlier and the fallback's failures.
+//  2. an alarm whose recorded return to OK is newer than this ALARM is old news: recovered;
+//  3. while the target still serves what a Rewind rollback put there during the same incident (its
+//     alarm has not returned to OK, and within the loop guard's window) and has no active canary,
+//     nothing moves it further back: still-serving;
+//  4. an alarm whose data was all measured before the live deployment went live is stale;
+//  5. an alarm later than the release window after the live deployment went live acts no more:
+//     outside-window (a human may, by hand);
+//  6. an alarm beyond the loop guard's automatic rollbacks per window fails: loop-guard;
+//  7. an active canary is removed rather than the target moved: canary-removed;
+//  8. otherwise the target goes to its pinned fallback, else to the deployment its timeline saw live
+//     before the live one, else to the newest deployment created strictly before the live one, never
+//     to a known-bad one (chooseEarlier): rolled-back, or nothing-earlier and the fallback's failures.
 //
-// A manual Force overrides 2 and 3; the guard counts automatic rollbacks only.
+// A manual Force overrides 3 and 4; 2, 4, 5 and 6 concern alarms only.
 func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 	mem := observe(s, tr.Now)
+	alarm := tr.By == ByAlarm
 	if s.Memory.handled(tr.Incident) {
 		return skip(CodeRepeat, "incident %s (alarm %s) was already handled on %s; this is a repeated delivery", tr.Incident, tr.Alarm, t)
 	}
-	canary := s.Canary.active(s.Live)
-	if last := s.Memory.Last; last != nil && !tr.Force && !canary && last.To == s.Live &&
-		(last.Kind == KindRollback || last.Kind == KindCanaryRollback) {
-		return skip(CodeStillServing, "%s still serves %s, where Rewind's %s %s put it at %s (alarm %s); not moving further back without force",
-			t, s.Live, last.By, last.Kind, last.At.UTC().Format(time.RFC3339), orNone(last.Alarm))
+	if r, ok := s.Memory.recovered(tr.Alarm); alarm && ok && !tr.AlarmTime.IsZero() && r.At.After(tr.AlarmTime) {
+		return skip(CodeRecoveredSince, "alarm %s went to ALARM at %s but has been OK since %s: a late delivery of an incident that is over",
+			tr.Alarm, stamp(tr.AlarmTime), stamp(r.At))
 	}
-	if tr.By == ByAlarm && !tr.Force && !tr.AlarmTime.IsZero() {
-		if wentLive := liveSince(s); tr.AlarmTime.Add(staleTolerance).Before(wentLive) {
-			return skip(CodeStale, "alarm %s changed state at %s, before %s changed at %s (live deployment %s): stale notification",
-				tr.Alarm, tr.AlarmTime.UTC().Format(time.RFC3339Nano), t, wentLive.UTC().Format(time.RFC3339Nano), s.Live)
+	canary := s.Canary.active(s.Live)
+	if last := s.Memory.Last; last != nil && !tr.Force && !canary && last.To == s.Live && sameIncident(s.Memory, last, tr) {
+		return skip(CodeStillServing, "%s still serves %s, where Rewind's %s %s put it at %s%s, and that incident is not over; not moving further back without force",
+			t, s.Live, last.By, last.Kind, stamp(last.At), alarmNote(last.Alarm))
+	}
+	wentLive := liveSince(s)
+	if alarm && !tr.Force {
+		if measured := tr.measured(); !measured.IsZero() && !measured.After(wentLive.Add(-staleTolerance)) {
+			return skip(CodeStale, "alarm %s judged data measured until %s, before %s went live on %s at %s: stale, it says nothing about what is live",
+				tr.Alarm, stamp(measured), s.Live, t, stamp(wentLive))
 		}
 	}
-	if tr.By == ByAlarm && tr.Guard.Max > 0 {
+	if alarm && tr.Window > 0 && !wentLive.IsZero() && tr.Now.Sub(wentLive) > tr.Window {
+		would := ""
+		if to, rule, d := chooseEarlier(t, s, mem); d.Verdict == Act {
+			would = fmt.Sprintf("; it would have rolled back to %s (%s): to do it, {\"action\":\"rollback\",\"target\":%q}", to.ID, rule, t.String())
+		}
+		return skip(CodeOutsideWindow, "%s has served %s since %s, longer than the release window (%s): not rolling back automatically%s",
+			t, s.Live, stamp(wentLive), tr.Window, would)
+	}
+	if alarm && tr.Guard.Max > 0 {
 		if recent := mem.autoRollbacksSince(tr.Now.Add(-tr.Guard.Window)); len(recent) >= tr.Guard.Max {
 			return fail(CodeLoopGuard, "loop guard: %d automatic rollbacks of %s within %s (last at %s); refusing to roll back again, a human must look "+
-				"(roll back by hand, or reset with {\"action\":\"clear\"})", len(recent), t, tr.Guard.Window, recent[len(recent)-1].Format(time.RFC3339))
+				"(roll back by hand, or reset with {\"action\":\"clear\"})", len(recent), t, tr.Guard.Window, stamp(recent[len(recent)-1]))
 		}
 	}
 	how := HowManualRollback
-	if tr.By == ByAlarm {
+	if alarm {
 		how = HowAutoRollback
 	}
 	change := Change{By: tr.By, At: tr.Now.UTC(), Incident: tr.Incident, Alarm: tr.Alarm}
@@ -110,41 +144,119 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 	}
 	change.Kind, change.From, change.To = KindRollback, s.Live, to.ID
 	return Decision{Verdict: Act, Code: CodeRolledBack,
-		Reason: fmt.Sprintf("roll %s back from %s to %s (%s, created %s)", t, s.Live, to.ID, rule, to.CreatedDate.UTC().Format(time.RFC3339)),
+		Reason: fmt.Sprintf("roll %s back from %s to %s (%s, created %s)", t, s.Live, to.ID, rule, stamp(to.CreatedDate)),
 		Plan: Plan{Kind: KindRollback, From: s.Live, To: to.ID, Rule: rule, RemoveCanary: s.Canary != nil,
 			Memory: mem.with(change, s.Live).seen(to.ID, tr.Now, how)}}
 }
 
-// DecideObserve records the live deployment in the timeline when it is new there.
+// measured is the end of the data the alarm judged: its newest datapoint's period, else its state
+// change.
+func (tr Trigger) measured() time.Time {
+	if !tr.MeasuredUntil.IsZero() {
+		return tr.MeasuredUntil
+	}
+	return tr.AlarmTime
+}
+
+// sameIncident reports whether Rewind's last change, a rollback, belongs to an incident still open for
+// tr: its alarm has not returned to OK since, and it is within the loop guard's window. Past either,
+// a new alarm on the deployment Rewind went back to is a new incident.
+func sameIncident(m Memory, last *Change, tr Trigger) bool {
+	if last.Kind != KindRollback && last.Kind != KindCanaryRollback {
+		return false
+	}
+	if r, ok := m.recovered(last.Alarm); ok && last.Alarm != "" && r.At.After(last.At) {
+		return false
+	}
+	return tr.Guard.Window <= 0 || tr.Now.Sub(last.At) < tr.Guard.Window
+}
+
+// DecideRecovery records an alarm's return to OK (never writing the target). When it closes an
+// incident Rewind rolled back, the answer says so, once: how long users were on the bad deployment and
+// how long the alarm took to clear after the rollback.
+func DecideRecovery(t target.Target, s State, tr Trigger) Decision {
+	if prev, ok := s.Memory.recovered(tr.Alarm); ok && !tr.AlarmTime.After(prev.At) {
+		return skip(CodeRepeat, "alarm %s's return to OK at %s is already recorded", tr.Alarm, stamp(tr.AlarmTime))
+	}
+	rec := Recovery{Alarm: tr.Alarm, At: tr.AlarmTime.UTC()}
+	last := s.Memory.Last
+	closes := last != nil && last.By == ByAlarm && last.Alarm == tr.Alarm && last.To == s.Live &&
+		(last.Kind == KindRollback || last.Kind == KindCanaryRollback) && last.At.Before(tr.AlarmTime)
+	if prev, ok := s.Memory.recovered(tr.Alarm); ok && last != nil && prev.At.After(last.At) {
+		closes = false // this rollback's recovery was already reported
+	}
+	rec.Reported = closes
+	plan := Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleRecovered, Memory: observe(s, tr.Now).withRecovery(rec)}
+	if !closes {
+		return Decision{Verdict: Act, Code: CodeOKRecorded, Plan: plan,
+			Reason: fmt.Sprintf("alarm %s is OK since %s; recorded for %s (nothing to change)", tr.Alarm, stamp(tr.AlarmTime), t)}
+	}
+	report := &RecoveryReport{Incident: last.Incident, UntilClear: tr.AlarmTime.Sub(last.At)}
+	reason := fmt.Sprintf("%s recovered: alarm %s is OK since %s, %s after Rewind rolled it back from %s to %s",
+		t, tr.Alarm, stamp(tr.AlarmTime), report.UntilClear.Round(time.Second), last.From, last.To)
+	if bad, ok := sightingOf(s.Memory, last.From, last.At); ok {
+		report.OnBadDeployment = last.At.Sub(bad)
+		reason += fmt.Sprintf("; users were on %s for %s", last.From, report.OnBadDeployment.Round(time.Second))
+	}
+	return Decision{Verdict: Act, Code: CodeRecovered, Plan: plan, Reason: reason, Recovery: report}
+}
+
+// sightingOf is when dep last went live on the target before at, from the timeline.
+func sightingOf(m Memory, dep string, at time.Time) (time.Time, bool) {
+	for i := len(m.Timeline) - 1; i >= 0; i-- {
+		if s := m.Timeline[i]; s.Deployment == dep && !s.Since.After(at) {
+			return s.Since, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func alarmNote(alarm string) string {
+	if alarm == "" {
+		return ""
+	}
+	return " (alarm " + alarm + ")"
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// DecideObserve records the live deployment in the timeline when it is new there, and in any case
+// when it was seen (for targets that keep no change time of their own).
 func DecideObserve(t target.Target, s State, now time.Time) Decision {
+	mem := observe(s, now)
 	// Compare the newest sighting, not the timeline's length: a full timeline keeps its length when it
 	// records a new deployment.
 	if cur, ok := s.Memory.current(); ok && cur.Deployment == s.Live {
-		return skip(CodeUnchanged, "%s serves %s, as the timeline already says", t, s.Live)
+		return Decision{Verdict: Act, Code: CodeUnchanged, Reason: fmt.Sprintf("%s serves %s, as the timeline already says", t, s.Live),
+			Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem}}
 	}
-	mem := observe(s, now)
 	since := mem.Timeline[len(mem.Timeline)-1].Since
 	return Decision{Verdict: Act, Code: CodeRecorded, Reason: fmt.Sprintf("recorded %s live on %s since %s", s.Live, t, since.Format(time.RFC3339)),
 		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleObserved, Memory: mem}}
 }
 
-// DecideClear forgets the known-bad marks and resets the loop guard, and says so in the timeline.
+// DecideClear forgets the known-bad marks and resets the loop guard. It leaves the timeline as it is:
+// a clear is no release, and re-dating the live deployment would make a pending alarm stale.
 func DecideClear(t target.Target, s State, tr Trigger) Decision {
-	mem := observe(s, tr.Now).seen(s.Live, tr.Now, HowCleared)
+	mem := observe(s, tr.Now)
 	cleared := mem.Bad
 	mem.Bad, mem.Guard = nil, nil
-	return Decision{Verdict: Act, Code: CodeCleared, Reason: fmt.Sprintf("cleared %s: known bad was %s; the loop guard starts again", t, orNone(strings.Join(cleared, ", "))),
+	return Decision{Verdict: Act, Code: CodeCleared, Reason: fmt.Sprintf("clear %s: forget the known-bad marks (%s) and start the loop guard again", t, orNone(strings.Join(cleared, ", "))),
 		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleCleared, Memory: mem}}
 }
 
-// observe adds the live deployment to the timeline when it is not already the newest sighting.
-// When neither the deployment's creation nor the stage's last change is known, now is the best bound.
+// observe adds the live deployment to the timeline when it is not already the newest sighting, notes
+// when it was seen, and ends a spell of failed observing. When neither the deployment's creation, the
+// target's last change nor an earlier look bounds when it went live (a CloudFront origin), the
+// sighting's time stays unknown (zero): "now" would date an old deployment as new, and make every
+// alarm about it stale.
 func observe(s State, now time.Time) Memory {
-	since := wentLiveBounds(s)
-	if since.IsZero() {
-		since = now
+	m := s.Memory.seen(s.Live, liveSince(s), HowObserved)
+	m.SeenAt = now.UTC()
+	if !m.BlindSince.IsZero() {
+		m.BlindSince, m.BlindUntil = time.Time{}, now.UTC()
 	}
-	return s.Memory.seen(s.Live, since, HowObserved)
+	return m
 }
 
 // DecideDeploy applies the rules for a manual "deploy" (the console's "Change Deployment").
@@ -157,15 +269,17 @@ func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 		return skip(CodeAlreadyLive, "%s already serves %s", t, id)
 	}
 	mem := observe(s, tr.Now)
+	forced := ""
 	if mem.IsBad(id) {
 		if !tr.Force {
 			return fail(CodeKnownBad, "deployment %s on %s is known bad (Rewind rolled back from it); deploy it with force to override", id, t)
 		}
 		mem = mem.without(id)
+		forced = fmt.Sprintf("; forced: %s is no longer marked known bad", id)
 	}
 	change := Change{Kind: KindDeploy, From: s.Live, To: id, By: tr.By, At: tr.Now.UTC()}
 	return Decision{Verdict: Act, Code: CodeDeployed,
-		Reason: fmt.Sprintf("switch %s from %s to %s (created %s)", t, s.Live, id, dep.CreatedDate.UTC().Format(time.RFC3339)),
+		Reason: fmt.Sprintf("switch %s from %s to %s (created %s)%s", t, s.Live, id, stamp(dep.CreatedDate), forced),
 		Plan: Plan{Kind: KindDeploy, From: s.Live, To: id, Rule: RuleNamed, RemoveCanary: s.Canary != nil,
 			Memory: mem.with(change, "").seen(id, tr.Now, HowDeploy)}}
 }
@@ -195,6 +309,9 @@ func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, Rule, Deci
 	}
 	for i := len(mem.Timeline) - 1; i >= 0; i-- {
 		seen := mem.Timeline[i]
+		if seen.Since.Before(mem.BlindUntil) {
+			break // older than a spell Rewind could not observe the target: a release may be missing
+		}
 		if seen.Deployment == s.Live || mem.IsBad(seen.Deployment) {
 			continue
 		}
@@ -208,8 +325,8 @@ func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, Rule, Deci
 		if d.ID == s.Live || !before(*d, live) || s.Memory.IsBad(d.ID) {
 			continue
 		}
-		if best == nil || before(*best, *d) {
-			best = d
+		if best == nil || before(*best, *d) || (best.CreatedDate.Equal(d.CreatedDate) && best.ID < d.ID) {
+			best = d // ties between candidates by id, so the choice is stable
 		}
 	}
 	if best == nil {
@@ -219,13 +336,10 @@ func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, Rule, Deci
 	return *best, RulePrevious, Decision{Verdict: Act}
 }
 
-// before orders deployments by creation time, ties broken by id, so the order is total and stable.
-func before(a, b Deployment) bool {
-	if c := a.CreatedDate.Compare(b.CreatedDate); c != 0 {
-		return c < 0
-	}
-	return a.ID < b.ID
-}
+// before reports whether a was created strictly earlier than b. Deployments of the same second (dev
+// and prod deployed from one release) are siblings, never each other's "earlier": a sibling of the
+// live deployment is the same broken snapshot.
+func before(a, b Deployment) bool { return a.CreatedDate.Before(b.CreatedDate) }
 
 // sortNewestFirst orders a history for display.
 func sortNewestFirst(h []Deployment) {
@@ -241,18 +355,22 @@ func sortNewestFirst(h []Deployment) {
 // control plane reports; a notification from before a deployment is minutes old, not a second.
 const staleTolerance = time.Second
 
-// liveSince is when the live deployment went live, as well as Rewind can tell: the timeline's sighting
-// when it has one; otherwise not before the deployment was created, and not before the stage last
-// changed (a human's "Change Deployment" to an old deployment shows only there). An alarm older than
-// that judged something else.
+// liveSince is when the live deployment went live, as well as Rewind can tell: the latest of its
+// creation, the target's last change (a human's "Change Deployment" to an old deployment, or a canary
+// started since, shows only there; Rewind itself changes a target only by switching it), and the
+// timeline's sighting of it. Where it is not the newest sighting, it went live after Rewind last saw
+// the previous one there: for a target that keeps no change time (a Lambda alias), that look bounds
+// it. Data measured before that judged something else.
 func liveSince(s State) time.Time {
+	t := wentLiveBounds(s)
 	if cur, ok := s.Memory.current(); ok && cur.Deployment == s.Live {
-		if d, ok := find(s.History, s.Live); ok && cur.Since.Before(d.CreatedDate) {
-			return d.CreatedDate
+		if cur.Since.After(t) {
+			t = cur.Since
 		}
-		return cur.Since
+	} else if s.LastUpdated.IsZero() && s.Memory.SeenAt.After(t) {
+		t = s.Memory.SeenAt // the target keeps no change time of its own
 	}
-	return wentLiveBounds(s)
+	return t
 }
 
 // wentLiveBounds is the latest of the live deployment's creation and the stage's last change.

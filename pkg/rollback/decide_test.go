@@ -175,9 +175,13 @@ func TestMemoryKeepsItsBounds(t *testing.T) {
 	}
 }
 
-// apply is what a strategy's write does to the state: the plan's deployment goes live, its memory is kept.
+// apply is what the engine does with a plan: its memory is kept and, for a switch, the plan's
+// deployment goes live (the target's last change moves; a record-only plan never touches the target).
 func apply(s State, p Plan, now time.Time) State {
-	s.Memory, s.LastUpdated = p.Memory, now
+	s.Memory = p.Memory
+	if p.Kind != KindRecord {
+		s.LastUpdated = now
+	}
 	if p.RemoveCanary {
 		s.Canary = nil
 	}
@@ -196,8 +200,8 @@ func TestTimelineMakesPreviousMeanPreviousOnThisStage(t *testing.T) {
 		t.Fatal(d.Reason)
 	}
 	s = apply(s, d.Plan, at(12))
-	if d := DecideObserve(prod, s, at(13)); d.Verdict != Skip {
-		t.Fatalf("a second observe of the same deployment must not write: %+v", d)
+	if d := DecideObserve(prod, s, at(13)); d.Code != CodeUnchanged || len(d.Plan.Memory.Timeline) != 1 || !d.Plan.Memory.SeenAt.Equal(at(13)) {
+		t.Fatalf("a second observe of the same deployment adds no sighting, only when it was seen: %+v", d)
 	}
 	s.Live, s.LastUpdated = "prod2", at(31) // the release
 	s = apply(s, DecideObserve(prod, s, at(32)).Plan, at(32))
@@ -214,8 +218,8 @@ func TestTimelineMakesPreviousMeanPreviousOnThisStage(t *testing.T) {
 }
 
 func TestTimelineKeepsLateAlarmsFresh(t *testing.T) {
-	// prod2 went live at 30; an observe at 35 wrote the timeline (moving lastUpdated to 35); the
-	// alarm fired at 33 and arrived late. It judged prod2 and must act.
+	// prod2 went live at 30; an observe at 35 recorded it; the alarm fired at 33 and arrived late. It
+	// judged prod2 and must act.
 	s := State{Live: "prod2", LastUpdated: at(30), History: history()}
 	s.History = append(s.History, Deployment{ID: "prod2", CreatedDate: at(29)})
 	s = apply(s, DecideObserve(prod, s, at(35)).Plan, at(35))

@@ -23,6 +23,7 @@ type Engine struct {
 	guard    Guard
 	now      func() time.Time // the decision clock
 	lease    time.Duration
+	window   time.Duration
 	log      *slog.Logger
 }
 
@@ -35,6 +36,9 @@ type Options struct {
 	// a claim holds until the deadline, plus leaseSlack.
 	Lease time.Duration
 	Log   *slog.Logger // for what the answer cannot carry (an audit entry not kept); nil discards
+	// Window is the release window: automatic rollbacks only while the live deployment has been live
+	// for less than this (0: always). Manual commands are not limited.
+	Window time.Duration
 }
 
 // DefaultLease bounds a claim made without a deadline: the function's 30 s timeout.
@@ -60,12 +64,12 @@ func NewEngine(s Strategy, store Store, o Options) *Engine {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	return &Engine{strategy: s, store: store, dryRun: o.DryRun, guard: o.Guard, now: o.Now, lease: o.Lease, log: o.Log}
+	return &Engine{strategy: s, store: store, dryRun: o.DryRun, guard: o.Guard, now: o.Now, lease: o.Lease, window: o.Window, log: o.Log}
 }
 
 // Request is one change to consider.
 type Request struct {
-	Action       Action // rollback, deploy, observe or clear
+	Action       Action // rollback, deploy, observe, clear or recovery
 	DeploymentID string // deploy only
 	Trigger      Trigger
 	DryRun       bool // in addition to the engine's own dry run
@@ -84,13 +88,25 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 	for decisions := 0; decisions < maxDecisions; {
 		st, rec, failed := e.read(ctx, t, withHistory, &res)
 		if failed {
+			if res.Code == CodeReadFailed && req.Action == ActionObserve {
+				e.blind(ctx, t, rec)
+			}
 			e.audit(ctx, t, res, req.Trigger)
 			return res
 		}
 		if rec.Claim != nil {
 			// Waiting for another instance is bounded by the deadline, not counted as a decision.
-			if err := e.settle(ctx, t, st, rec); err != nil {
+			finished, err := e.settle(ctx, t, st, rec)
+			if err != nil {
 				res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeBusy, err.Error()
+				return res
+			}
+			if finished != nil && req.Trigger.Incident != "" && finished.incident() == req.Trigger.Incident {
+				// This very incident's switch landed in an earlier invocation that stopped before
+				// recording it: that is what this one answers, and notifies.
+				res.Outcome, res.Code, res.From, res.To, res.Rule = outcomeOf(finished.Plan.Kind), CodeSettled, finished.Plan.From, finished.Plan.To, finished.Plan.Rule
+				res.Reason = fmt.Sprintf("an earlier invocation switched %s from %s to %s for this incident and stopped before recording it; recorded now",
+					t, finished.Plan.From, finished.Plan.To)
 				return res
 			}
 			continue // read again: the claim is settled, or its owner is done
@@ -103,6 +119,27 @@ func (e *Engine) Do(ctx context.Context, t target.Target, req Request) (res Resu
 	res.Outcome, res.Code = OutcomeFailed, CodeContended
 	res.Reason = fmt.Sprintf("%s: Rewind's memory of it kept changing under this decision (%d attempts); Lambda will retry", t, maxDecisions)
 	return res
+}
+
+// blind notes in the memory, once, that observing the target has begun to fail (an HTTP API stage
+// with autoDeploy on, a target that keeps being unreadable): sightings from before this spell may
+// have missed a release. Best effort: the memory must have been readable.
+func (e *Engine) blind(ctx context.Context, t target.Target, rec Record) {
+	if rec.Version == 0 || !rec.Memory.BlindSince.IsZero() || rec.Claim != nil {
+		return
+	}
+	next := Record{Memory: rec.Memory.clone(), Switched: rec.Switched}
+	next.Memory.BlindSince = e.now().UTC()
+	if _, err := e.store.Save(ctx, t, rec, next); err != nil && !errors.Is(err, ErrConflict) {
+		e.log.WarnContext(ctx, "could not note a failed observe", "target", t.String(), "error", err.Error())
+	}
+}
+
+func outcomeOf(k ChangeKind) Outcome {
+	if k == KindDeploy {
+		return OutcomeDeployed
+	}
+	return OutcomeRolledBack
 }
 
 // read reads the target and its memory in parallel. failed: res says why.
@@ -145,7 +182,7 @@ func (e *Engine) read(ctx context.Context, t target.Target, withHistory bool, re
 // decide makes one decision on what was read and carries it out. again: a compare-and-set was lost
 // or the target changed under the switch, so nothing was changed and the caller reads again.
 func (e *Engine) decide(ctx context.Context, t target.Target, req Request, st State, rec Record, res *Result) (again bool) {
-	req.Trigger.Now, req.Trigger.Guard = e.now(), e.guard
+	req.Trigger.Now, req.Trigger.Guard, req.Trigger.Window = e.now(), e.guard, e.window
 	var d Decision
 	switch req.Action {
 	case ActionDeploy:
@@ -156,11 +193,13 @@ func (e *Engine) decide(ctx context.Context, t target.Target, req Request, st St
 		d = DecideObserve(t, st, req.Trigger.Now)
 	case ActionClear:
 		d = DecideClear(t, st, req.Trigger)
+	case ActionRecovery:
+		d = DecideRecovery(t, st, req.Trigger)
 	default:
 		res.Outcome, res.Code, res.Reason = OutcomeFailed, CodeUnknownAction, fmt.Sprintf("unknown action %q", req.Action)
 		return false
 	}
-	res.Code, res.Reason, res.Rule = d.Code, d.Reason, d.Plan.Rule
+	res.Code, res.Reason, res.Rule, res.Recovery = d.Code, d.Reason, d.Plan.Rule, d.Recovery
 	switch d.Verdict {
 	case Skip:
 		res.Outcome, res.To = OutcomeSkipped, st.Live
@@ -180,9 +219,9 @@ func (e *Engine) decide(ctx context.Context, t target.Target, req Request, st St
 			return false
 		}
 	}
-	// An observe only records, in Rewind's own table: a dry run records too, so its plans are the
-	// plans a live run would make.
-	if d.Plan.Kind == KindRecord && (req.Action == ActionObserve || !res.DryRun) {
+	// An observe or an alarm's recovery only records, in Rewind's own table: a dry run records too, so
+	// its plans are the plans a live run would make.
+	if d.Plan.Kind == KindRecord && (req.Action == ActionObserve || req.Action == ActionRecovery || !res.DryRun) {
 		return e.record(ctx, t, rec, d, req, res)
 	}
 	if res.DryRun {
@@ -196,9 +235,10 @@ func (e *Engine) record(ctx context.Context, t target.Target, rec Record, d Deci
 	if _, err := e.store.Save(ctx, t, rec, Record{Memory: d.Plan.Memory, Switched: rec.Switched}); err != nil {
 		return e.saveFailed(err, t, "record", res)
 	}
-	// An observe writes only when the target serves something new (a release): worth a line.
 	res.Outcome = OutcomeOK
-	e.audit(ctx, t, *res, req.Trigger)
+	if d.Code != CodeUnchanged { // the schedule's every tick is no audit entry; a release seen is
+		e.audit(ctx, t, *res, req.Trigger)
+	}
 	return false
 }
 
@@ -244,19 +284,15 @@ func (e *Engine) change(ctx context.Context, t target.Target, rec Record, d Deci
 		e.audit(ctx, t, *res, req.Trigger)
 		return false
 	}
-	switch d.Plan.Kind {
-	case KindDeploy:
-		res.Outcome = OutcomeDeployed
-	default:
-		res.Outcome = OutcomeRolledBack
-	}
+	res.Outcome = outcomeOf(d.Plan.Kind)
 	// The switch is made: confirm it and keep its audit entry at once (two items, one round trip).
 	var wg sync.WaitGroup
 	wg.Go(func() { e.audit(ctx, t, *res, req.Trigger) })
 	_, err = e.store.Save(ctx, t, claimed, Record{Memory: d.Plan.Memory, Switched: time.Now()})
 	wg.Wait()
 	if err != nil {
-		res.Outcome, res.Code = OutcomeFailed, CodeUnrecorded
+		// The switch landed, and the answer says so; the invocation still fails, so the retry records it.
+		res.Code = CodeUnrecorded
 		res.Reason = fmt.Sprintf("%s: switched, but could not record it in Rewind's memory (%v); the next invocation records it", d.Reason, err)
 	}
 	return false
@@ -275,15 +311,15 @@ func (e *Engine) saveFailed(err error, t target.Target, what string, res *Result
 // settle deals with an open claim: one whose owner may still be at work is waited for (a short
 // while, within the deadline); an expired one is finished if the target serves what it claimed,
 // else abandoned. Either way the caller reads again.
-func (e *Engine) settle(ctx context.Context, t target.Target, st State, rec Record) error {
+func (e *Engine) settle(ctx context.Context, t target.Target, st State, rec Record) (finished *Claim, err error) {
 	c := rec.Claim
 	if wait := time.Until(c.Expires); wait > 0 {
 		pause := min(wait, claimPoll)
 		select {
 		case <-time.After(pause):
-			return nil
+			return nil, nil
 		case <-ctx.Done():
-			return fmt.Errorf("%s: another change (%s %s -> %s, claimed at %s) was still under way when this invocation ran out of time; Lambda will retry",
+			return nil, fmt.Errorf("%s: another change (%s %s -> %s, claimed at %s) was still under way when this invocation ran out of time; Lambda will retry",
 				t, c.Plan.Kind, c.Plan.From, c.Plan.To, c.At.UTC().Format(time.RFC3339))
 		}
 	}
@@ -293,24 +329,28 @@ func (e *Engine) settle(ctx context.Context, t target.Target, st State, rec Reco
 	if done {
 		// The switch landed before the claim expired, at the latest.
 		next, what = Record{Memory: c.Plan.Memory, Switched: c.Expires}, "finished"
-	} else if st.Live != c.Plan.From && c.Plan.Memory.Last != nil && c.Plan.Memory.Last.Incident != "" {
+	} else if st.Live != c.Plan.From && c.incident() != "" {
 		// Something else is live now: whether the switch landed first cannot be told, so its incident
 		// counts as handled rather than be acted on twice.
-		next.Memory.Incidents = appendBounded(next.Memory.Incidents, c.Plan.Memory.Last.Incident, MaxIncidents)
+		next.Memory.Incidents = appendBounded(next.Memory.Incidents, c.incident(), MaxIncidents)
 	}
-	if _, err := e.store.Save(ctx, t, rec, next); err != nil && !errors.Is(err, ErrConflict) {
-		return fmt.Errorf("%s: could not settle an earlier invocation's open claim in Rewind's memory: %w", t, err)
+	if _, err := e.store.Save(ctx, t, rec, next); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, nil // someone else settled it: read again
+		}
+		return nil, fmt.Errorf("%s: could not settle an earlier invocation's open claim in Rewind's memory: %w", t, err)
 	}
 	e.log.WarnContext(ctx, "settled an open claim", "target", t.String(), "settled", what, "kind", string(c.Plan.Kind),
 		"from", c.Plan.From, "to", c.Plan.To, "live", st.Live, "claimedAt", c.At)
 	entry := Entry{At: e.now(), Action: claimAction(c.Plan.Kind), Outcome: OutcomeOK, Code: CodeSettled, From: c.Plan.From, To: c.Plan.To,
 		Rule: c.Plan.Rule, By: c.By, Alarm: c.Alarm,
 		Reason: fmt.Sprintf("%s an earlier invocation's change %s -> %s (it stopped before recording it): %s serves %s", what, c.Plan.From, c.Plan.To, t, st.Live)}
-	if c.Plan.Memory.Last != nil {
-		entry.Incident = c.Plan.Memory.Last.Incident
-	}
+	entry.Incident = c.incident()
 	e.keep(ctx, t, entry)
-	return nil
+	if done {
+		return c, nil
+	}
+	return nil, nil
 }
 
 // clockSkew bounds how far apart two instances' wall clocks may be (Lambda's hosts keep theirs

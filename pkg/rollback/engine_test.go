@@ -137,9 +137,10 @@ func TestAClaimLeftAfterTheSwitchIsFinishedWithoutASecondSwitch(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	time.Sleep(5 * time.Millisecond) // past the lease
+	// The retry answers the switch the dead invocation made (so it is notified), recorded now.
 	res := r.engine.Do(context.Background(), tg, alarm("inc1"))
 	rec := r.store.Record(tg)
-	if res.Code != rollback.CodeRepeat || r.target.Switches() != 1 || rec.Claim != nil || !rec.Memory.IsBad("d3") {
+	if res.Code != rollback.CodeSettled || res.Outcome != rollback.OutcomeRolledBack || res.To != "d2" || r.target.Switches() != 1 || rec.Claim != nil || !rec.Memory.IsBad("d3") {
 		t.Errorf("retry: %+v, %d switches, memory %+v", res, r.target.Switches(), rec)
 	}
 }

@@ -16,13 +16,29 @@ type Memory struct {
 	Guard     []time.Time // automatic rollbacks since the last clear, oldest first, at most MaxGuard
 	// Planned is the last dry-run plan reported (PlanKey), so the same plan is notified once.
 	Planned string
+	// Recoveries are the latest transition to OK of each alarm that reached this target, at most
+	// MaxRecoveries: an ALARM older than its alarm's recorded OK is old news.
+	Recoveries []Recovery
+	// SeenAt is when an observe last saw the newest sighting still live: where the target itself keeps
+	// no change time (a Lambda alias), a change found later happened after it.
+	SeenAt time.Time
+	// BlindSince is when observing the target began to fail (zero while it works), and BlindUntil when
+	// it worked again after that: sightings older than BlindUntil may have missed a release.
+	BlindSince, BlindUntil time.Time
+}
+
+// Recovery is an alarm's transition to OK, and whether it was reported as closing a rollback.
+type Recovery struct {
+	Alarm    string    `json:"alarm"`
+	At       time.Time `json:"at"`
+	Reported bool      `json:"reported"`
 }
 
 // Sighting is one deployment seen serving a target: the target's own history, which API Gateway
 // does not keep (deployments belong to the API, not to a stage).
 type Sighting struct {
 	Deployment string    `json:"deployment"`
-	Since      time.Time `json:"since"` // when it went live, as well as Rewind knows
+	Since      time.Time `json:"since"` // when it went live, as well as Rewind knows; zero when nothing dates it
 	How        How       `json:"how"`
 }
 
@@ -34,11 +50,10 @@ const (
 	HowAutoRollback   How = "alarm-rollback"  // put live by an automatic rollback
 	HowManualRollback How = "manual-rollback" // put live by a manual rollback
 	HowDeploy         How = "deploy"          // put live by a manual deploy
-	HowCleared        How = "cleared"         // known-bad marks and loop guard reset by a human
 )
 
 // Hows are every How, for decoders that must refuse what they do not know.
-var Hows = []How{HowObserved, HowAutoRollback, HowManualRollback, HowDeploy, HowCleared}
+var Hows = []How{HowObserved, HowAutoRollback, HowManualRollback, HowDeploy}
 
 // Change is one change Rewind made.
 type Change struct {
@@ -54,10 +69,11 @@ type Change struct {
 // Bounds keep one target's memory small (a DynamoDB item holds 400 KB; these take a few KB) while
 // holding more than any limit the template accepts: MAX_AUTO_ROLLBACKS_PER_HOUR goes up to 100.
 const (
-	MaxBad       = 100
-	MaxIncidents = 100
-	MaxTimeline  = 100
-	MaxGuard     = 100
+	MaxBad        = 100
+	MaxIncidents  = 100
+	MaxTimeline   = 100
+	MaxGuard      = 100
+	MaxRecoveries = 100
 )
 
 // IsBad reports whether Rewind has rolled back from deployment id.
@@ -95,6 +111,7 @@ func (m Memory) without(id string) Memory {
 func (m Memory) clone() Memory {
 	out := m
 	out.Bad, out.Incidents, out.Timeline, out.Guard = slices.Clone(m.Bad), slices.Clone(m.Incidents), slices.Clone(m.Timeline), slices.Clone(m.Guard)
+	out.Recoveries = slices.Clone(m.Recoveries)
 	return out
 }
 
@@ -105,7 +122,10 @@ func (m Memory) seen(dep string, since time.Time, how How) Memory {
 	if n := len(out.Timeline); n > 0 && out.Timeline[n-1].Deployment == dep && how == HowObserved {
 		return out
 	}
-	out.Timeline = appendBounded(out.Timeline, Sighting{Deployment: dep, Since: since.UTC().Truncate(time.Second), How: how}, MaxTimeline)
+	if !since.IsZero() {
+		since = since.UTC().Truncate(time.Second)
+	}
+	out.Timeline = appendBounded(out.Timeline, Sighting{Deployment: dep, Since: since, How: how}, MaxTimeline)
 	return out
 }
 
@@ -115,6 +135,24 @@ func (m Memory) current() (Sighting, bool) {
 		return Sighting{}, false
 	}
 	return m.Timeline[len(m.Timeline)-1], true
+}
+
+// recovered returns the recorded transition to OK of alarm, if any.
+func (m Memory) recovered(alarm string) (Recovery, bool) {
+	for _, r := range m.Recoveries {
+		if r.Alarm == alarm {
+			return r, true
+		}
+	}
+	return Recovery{}, false
+}
+
+// withRecovery returns a copy of m whose record of alarm's OK is r (the newest kept last).
+func (m Memory) withRecovery(r Recovery) Memory {
+	out := m.clone()
+	out.Recoveries = slices.DeleteFunc(out.Recoveries, func(x Recovery) bool { return x.Alarm == r.Alarm })
+	out.Recoveries = appendBounded(out.Recoveries, r, MaxRecoveries)
+	return out
 }
 
 // autoRollbacksSince lists the automatic rollbacks at or after t.

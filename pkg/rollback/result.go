@@ -34,11 +34,14 @@ type Result struct {
 	Incident   string  `json:"incident,omitempty"`
 	Strategy   string  `json:"strategy,omitempty"`
 	DurationMS float64 `json:"durationMs"`
-	// Status is set for "status" answers only.
-	Status *Status `json:"-"`
+	// Status is set for "status" answers only, Readiness for "check" answers only.
+	Status    *Status    `json:"-"`
+	Readiness *Readiness `json:"-"`
 	// Quiet marks a result already reported: a dry run's plan decided again unchanged (the schedule,
 	// a repeated delivery) is answered and logged, not notified again.
 	Quiet bool `json:"-"`
+	// Recovery is set when an alarm's return to OK closed a rollback Rewind made.
+	Recovery *RecoveryReport `json:"recovery,omitempty"`
 }
 
 // Status is the answer to "status": what is live and what history and memory say.
@@ -66,18 +69,26 @@ type DeploymentView struct {
 	Bad  bool `json:"bad"`
 }
 
-// MarshalJSON flattens Status into the answer so "status" reads as one object.
+// MarshalJSON flattens Status (or Readiness) into the answer so "status" (or "check") reads as one
+// object.
 func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
-	if r.Status == nil {
-		return json.Marshal(plain(r))
+	switch {
+	case r.Status != nil:
+		return json.Marshal(struct {
+			plain
+			*Status
+		}{plain(r), r.Status})
+	case r.Readiness != nil:
+		return json.Marshal(struct {
+			plain
+			*Readiness
+		}{plain(r), r.Readiness})
 	}
-	return json.Marshal(struct {
-		plain
-		*Status
-	}{plain(r), r.Status})
+	return json.Marshal(plain(r))
 }
 
 // Failed reports whether the result must fail the invocation (so Lambda retries it and then keeps the
-// event in the on-failure destination).
-func (r Result) Failed() bool { return r.Outcome == OutcomeFailed }
+// event in the on-failure destination): a failure, or a switch that landed but is not yet recorded
+// (the retry records it).
+func (r Result) Failed() bool { return r.Outcome == OutcomeFailed || r.Code == CodeUnrecorded }

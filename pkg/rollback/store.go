@@ -72,3 +72,11 @@ type Entry struct {
 
 // AuditShown is how many audit entries a status answer shows.
 const AuditShown = 20
+
+// incident is the incident the claimed change was for, "" for a manual one.
+func (c *Claim) incident() string {
+	if last := c.Plan.Memory.Last; last != nil {
+		return last.Incident
+	}
+	return ""
+}

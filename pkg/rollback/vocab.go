@@ -13,11 +13,13 @@ const (
 	ActionDeploy   Action = "deploy"   // switch to the deployment a human names
 	ActionObserve  Action = "observe"  // record what is live (the schedule, or a human)
 	ActionClear    Action = "clear"    // forget the known-bad marks and reset the loop guard
+	ActionCheck    Action = "check"    // say whether the next alarm could roll the target back (never writes)
+	ActionRecovery Action = "recovery" // an alarm's return to OK: recorded, and reported when it closes a rollback
 	ActionNone     Action = "none"     // an input that was not for Rewind
 )
 
 // Actions are the actions a manual command may name, in documentation order.
-var Actions = []Action{ActionStatus, ActionRollback, ActionDeploy, ActionObserve, ActionClear}
+var Actions = []Action{ActionStatus, ActionRollback, ActionDeploy, ActionObserve, ActionClear, ActionCheck}
 
 // By says who asked for a decision.
 type By string
@@ -42,13 +44,14 @@ const (
 type Rule string
 
 const (
-	RuleCanary   Rule = "canary"           // the canary was removed
-	RuleFallback Rule = "pinned-fallback"  // the target's pinned fallback deployment
-	RuleTimeline Rule = "timeline"         // most recent deployment seen live on this target before the live one
-	RulePrevious Rule = "previous-created" // newest deployment created before the live one, not known bad
-	RuleNamed    Rule = "named"            // deploy: the deployment the command named
-	RuleObserved Rule = "observed"         // observe: the live deployment recorded
-	RuleCleared  Rule = "cleared"          // clear: known-bad marks and loop guard reset
+	RuleCanary    Rule = "canary"           // the canary was removed
+	RuleFallback  Rule = "pinned-fallback"  // the target's pinned fallback deployment
+	RuleTimeline  Rule = "timeline"         // most recent deployment seen live on this target before the live one
+	RulePrevious  Rule = "previous-created" // newest deployment created before the live one, not known bad
+	RuleNamed     Rule = "named"            // deploy: the deployment the command named
+	RuleObserved  Rule = "observed"         // observe: the live deployment recorded
+	RuleCleared   Rule = "cleared"          // clear: known-bad marks and loop guard reset
+	RuleRecovered Rule = "recovered"        // recovery: an alarm's return to OK recorded
 )
 
 // Code is a decision's stable machine reason, beside the human one: what tests, counters, alerts and
@@ -63,14 +66,19 @@ const (
 	CodeRecorded      Code = "recorded"            // a new live deployment recorded in the timeline
 	CodeCleared       Code = "cleared"             // known-bad marks and loop guard reset
 	CodeStatus        Code = "status"              // a status answer
+	CodeChecked       Code = "checked"             // a check answered (its "ready" says the verdict)
+	CodeRecovered     Code = "recovered"           // an alarm that caused a rollback returned to OK
+	CodeOKRecorded    Code = "ok-recorded"         // an alarm's return to OK recorded (no rollback to close)
 	CodeUnchanged     Code = "unchanged"           // observe: the timeline already says what is live
 	CodeAlreadyLive   Code = "already-live"        // deploy: the named deployment is already live
 	CodeOnFallback    Code = "already-on-fallback" // rollback: the pinned fallback is already live
 
 	// Rollbacks Rewind refuses: nothing to retry.
-	CodeRepeat       Code = "repeat"        // this incident was already handled (a repeated delivery)
-	CodeStillServing Code = "still-serving" // the target still serves what a Rewind rollback put there
-	CodeStale        Code = "stale"         // the alarm changed state before what is live went live
+	CodeRepeat         Code = "repeat"          // this incident was already handled (a repeated delivery)
+	CodeRecoveredSince Code = "recovered-since" // the alarm has been OK since this ALARM: a late delivery
+	CodeOutsideWindow  Code = "outside-window"  // the live deployment has been live longer than the release window
+	CodeStillServing   Code = "still-serving"   // the target still serves what a Rewind rollback put there
+	CodeStale          Code = "stale"           // the alarm changed state before what is live went live
 
 	// Decisions that cannot be made safely: the invocation fails.
 	CodeLoopGuard         Code = "loop-guard"          // too many automatic rollbacks within the window
@@ -87,6 +95,7 @@ const (
 	CodeBadInput          Code = "bad-input"           // the input could not be read
 	CodeTargetNotAllowed  Code = "not-in-targets"      // a command named a target outside TARGETS, or none of several
 	CodeResolveFailed     Code = "resolve-failed"      // which target an alarm concerns could not be told
+	CodeAmbiguous         Code = "ambiguous"           // the alarm's metrics name two or more targets: Rewind moves none
 
 	// Inputs Rewind ignores.
 	CodeNotForRewind  Code = "not-for-rewind"  // another service's message, a subscription confirmation...

@@ -62,7 +62,10 @@ func (s *Strategy) Read(ctx context.Context, t target.Target, _ bool) (rollback.
 	if err != nil {
 		return rollback.State{}, err
 	}
-	return rollback.State{Live: live, History: history(cfg), Progress: aws.ToString(d.Status), LastUpdated: aws.ToTime(d.LastModifiedTime)}, nil
+	// No LastUpdated: the distribution's LastModifiedTime moves with a change of any behaviour (Rewind's
+	// own rollback of another path pattern included), so it dates nothing about this one. Rewind's
+	// sightings of this behaviour bound when its origin changed instead.
+	return rollback.State{Live: live, History: history(cfg), Progress: aws.ToString(d.Status)}, nil
 }
 
 // behavior returns the cache behaviour a target names ("*": the default one), as the fields both
