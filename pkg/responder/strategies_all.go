@@ -44,13 +44,13 @@ type cloudAccount struct {
 	}
 }
 
-// maxAlarmPages bounds the listing (100 alarms a page).
+// maxAlarmPages bounds the listing (MaxRecords 100 alarms a page: 10,000 alarms).
 const maxAlarmPages = 100
 
 func (a cloudAccount) AlarmsTo(ctx context.Context, topicARN string) ([]event.Alarm, error) {
 	var out []event.Alarm
 	p := cloudwatch.NewDescribeAlarmsPaginator(a.cw, &cloudwatch.DescribeAlarmsInput{ActionPrefix: aws.String(topicARN),
-		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}})
+		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}, MaxRecords: aws.Int32(100)})
 	for pages := 0; p.HasMorePages(); pages++ {
 		if pages == maxAlarmPages {
 			return nil, fmt.Errorf("describe alarms: more than %d pages", maxAlarmPages)
@@ -60,7 +60,10 @@ func (a cloudAccount) AlarmsTo(ctx context.Context, topicARN string) ([]event.Al
 			return nil, fmt.Errorf("describe alarms sending to %s: %w", topicARN, err)
 		}
 		for _, m := range page.MetricAlarms {
-			out = append(out, alarmOf(m))
+			// ActionPrefix is a prefix: ...:rewind-alarms also finds ...:rewind-alarms-2.
+			if slices.Contains(m.AlarmActions, topicARN) || slices.Contains(m.OKActions, topicARN) {
+				out = append(out, alarmOf(m))
+			}
 		}
 	}
 	return out, nil

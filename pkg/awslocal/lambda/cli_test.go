@@ -1,6 +1,7 @@
 package lambda_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -65,5 +66,81 @@ func TestTheAWSCLIReadsAndMovesAnAlias(t *testing.T) {
 	}
 	if lam.Writes() != 1 {
 		t.Errorf("writes = %d, want the one accepted update", lam.Writes())
+	}
+}
+
+// TestTheAWSCLIReadsAndSetsReservedConcurrency drives the concurrency operations with the AWS CLI
+// v2: {} for a function with no reservation, a reservation put and read back (by name and by ARN),
+// the account's unreserved minimum, removal, and the 404 of an unknown function.
+func TestTheAWSCLIReadsAndSetsReservedConcurrency(t *testing.T) {
+	lam := lambdalocal.New(nil)
+	srv := httptest.NewServer(lam)
+	t.Cleanup(srv.Close)
+	lam.CreateFunction("api-user-id")
+	lam.CreateFunction("batch")
+	cli := clitest.New(t, srv.URL)
+
+	type concurrency struct{ ReservedConcurrentExecutions *int32 }
+	// The CLI prints nothing for an answer with no members ({}), so a reply is read only when there
+	// is one.
+	read := func(args ...string) concurrency {
+		t.Helper()
+		out, stderr, code := cli.Run(append([]string{"lambda"}, args...)...)
+		if code != 0 {
+			t.Fatalf("aws lambda %v: exit %d: %s", args, code, stderr)
+		}
+		var c concurrency
+		if strings.TrimSpace(out) != "" {
+			if err := json.Unmarshal([]byte(out), &c); err != nil {
+				t.Fatalf("aws lambda %v: %v\n%s", args, err, out)
+			}
+		}
+		return c
+	}
+	if got := read("get-function-concurrency", "--function-name", "api-user-id"); got.ReservedConcurrentExecutions != nil {
+		t.Errorf("get-function-concurrency with none reserved = %d, want {}", *got.ReservedConcurrentExecutions)
+	}
+	var put concurrency
+	cli.JSON(&put, "lambda", "put-function-concurrency", "--function-name", "api-user-id", "--reserved-concurrent-executions", "40")
+	if put.ReservedConcurrentExecutions == nil || *put.ReservedConcurrentExecutions != 40 {
+		t.Errorf("put-function-concurrency answered %+v, want 40", put)
+	}
+	got := read("get-function-concurrency", "--function-name", "arn:aws:lambda:us-east-1:123456789012:function:api-user-id")
+	if got.ReservedConcurrentExecutions == nil || *got.ReservedConcurrentExecutions != 40 {
+		t.Errorf("get-function-concurrency by ARN = %+v, want 40", got)
+	}
+	// 0 is a reservation too (the function is throttled), not the absence of one.
+	cli.JSON(&put, "lambda", "put-function-concurrency", "--function-name", "123456789012:function:batch", "--reserved-concurrent-executions", "0")
+	got = read("get-function-concurrency", "--function-name", "batch")
+	if got.ReservedConcurrentExecutions == nil || *got.ReservedConcurrentExecutions != 0 {
+		t.Errorf("get-function-concurrency after reserving 0 = %+v, want 0", got)
+	}
+	if n, ok := lam.ReservedConcurrency("batch"); !ok || n != 0 {
+		t.Errorf("ReservedConcurrency(batch) = %d, %v", n, ok)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// 1000 - 40 (api-user-id) - 861 leaves 99 unreserved, under the minimum of 100.
+		{[]string{"put-function-concurrency", "--function-name", "batch", "--reserved-concurrent-executions", "861"}, "InvalidParameterValueException"},
+		{[]string{"get-function-concurrency", "--function-name", "nope"}, "ResourceNotFoundException"},
+		{[]string{"put-function-concurrency", "--function-name", "nope", "--reserved-concurrent-executions", "1"}, "ResourceNotFoundException"},
+		{[]string{"delete-function-concurrency", "--function-name", "nope"}, "ResourceNotFoundException"},
+	} {
+		if _, stderr, code := cli.Run(append([]string{"lambda"}, c.args...)...); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %s; want %s", c.args, code, stderr, c.want)
+		}
+	}
+	cli.JSON(&put, "lambda", "put-function-concurrency", "--function-name", "batch", "--reserved-concurrent-executions", "860") // exactly 100 left
+	if _, stderr, code := cli.Run("lambda", "delete-function-concurrency", "--function-name", "api-user-id"); code != 0 {
+		t.Fatalf("delete-function-concurrency: exit %d: %s", code, stderr)
+	}
+	got = read("get-function-concurrency", "--function-name", "api-user-id")
+	if _, ok := lam.ReservedConcurrency("api-user-id"); ok || got.ReservedConcurrentExecutions != nil {
+		t.Errorf("after delete-function-concurrency: answered %+v", got)
+	}
+	if lam.Writes() != 4 {
+		t.Errorf("writes = %d, want the 3 accepted puts and the delete", lam.Writes())
 	}
 }

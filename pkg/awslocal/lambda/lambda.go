@@ -1,13 +1,17 @@
-// Package lambda is a local AWS Lambda control plane for aliases, the part Rewind uses: GetAlias,
-// UpdateAlias and ListVersionsByFunction (paged with Marker/MaxItems), in Lambda's REST-JSON wire
-// format (PascalCase members, LastModified as "2006-01-02T15:04:05.000+0000", errors in
-// X-Amzn-ErrorType), with the fault injection of pkg/awslocal.
+// Package lambda is a local AWS Lambda control plane for aliases and reserved concurrency, the part
+// Rewind uses: GetAlias, UpdateAlias and ListVersionsByFunction (paged with Marker/MaxItems), and
+// GetFunctionConcurrency, PutFunctionConcurrency and DeleteFunctionConcurrency, in Lambda's
+// REST-JSON wire format (PascalCase members, LastModified as "2006-01-02T15:04:05.000+0000", errors
+// in X-Amzn-ErrorType), with the fault injection of pkg/awslocal.
 //
 // What it models of AWS: UpdateAlias with a RevisionId that is not the alias's current one is 412
 // PreconditionFailedException; an alias may only point at a published version of its function (and
 // its routing may add one other version, weight in [0, 1]); a Description longer than 256 characters
 // is refused; members UpdateAlias is not sent are left as they are, and each update makes a new
-// RevisionId.
+// RevisionId. GetFunctionConcurrency answers {} for a function with no reserved concurrency;
+// PutFunctionConcurrency refuses a reservation that would leave the account fewer than
+// MinUnreservedConcurrency of its AccountConcurrencyLimit unreserved. The concurrency operations
+// take the function as a name, an ARN or a partial ARN (123456789012:function:name), unqualified.
 package lambda
 
 import (
@@ -18,6 +22,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -44,6 +49,7 @@ type Alias struct {
 type function struct {
 	versions []Version
 	aliases  map[string]*Alias
+	reserved *int32 // reserved concurrency; nil when none is set
 }
 
 // Server is the local control plane. It is safe for concurrent use.
@@ -127,6 +133,51 @@ func (s *Server) SetAliasVersion(function, name, version string) bool {
 	return true
 }
 
+// The account's concurrency, as AWS's default quota: reservations may not leave less than
+// MinUnreservedConcurrency of AccountConcurrencyLimit to the functions without one.
+const (
+	AccountConcurrencyLimit  = 1000
+	MinUnreservedConcurrency = 100
+)
+
+// SetReservedConcurrency reserves n concurrent executions for a function, as PutFunctionConcurrency
+// does but without the account check (setup is not a call: neither recorded nor counted), and
+// reports whether the function exists.
+func (s *Server) SetReservedConcurrency(function string, n int32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.functions[function]
+	if f == nil {
+		return false
+	}
+	f.reserved = &n
+	return true
+}
+
+// ClearReservedConcurrency removes a function's reservation, and reports whether the function exists.
+func (s *Server) ClearReservedConcurrency(function string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.functions[function]
+	if f == nil {
+		return false
+	}
+	f.reserved = nil
+	return true
+}
+
+// ReservedConcurrency is a function's reserved concurrency, or false when it has none (or there is
+// no such function).
+func (s *Server) ReservedConcurrency(function string) (int32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.functions[function]
+	if f == nil || f.reserved == nil {
+		return 0, false
+	}
+	return *f.reserved, true
+}
+
 func (s *Server) nextRevision() string {
 	s.revision++
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", s.revision, s.revision)
@@ -136,6 +187,9 @@ var routes = []awslocal.Route{
 	{Method: "GET", Path: "/2015-03-31/functions/{FunctionName}/aliases/{Name}", Op: "GetAlias"},
 	{Method: "PUT", Path: "/2015-03-31/functions/{FunctionName}/aliases/{Name}", Op: "UpdateAlias"},
 	{Method: "GET", Path: "/2015-03-31/functions/{FunctionName}/versions", Op: "ListVersionsByFunction"},
+	{Method: "GET", Path: "/2019-09-30/functions/{FunctionName}/concurrency", Op: "GetFunctionConcurrency"},
+	{Method: "PUT", Path: "/2017-10-31/functions/{FunctionName}/concurrency", Op: "PutFunctionConcurrency"},
+	{Method: "DELETE", Path: "/2017-10-31/functions/{FunctionName}/concurrency", Op: "DeleteFunctionConcurrency"},
 }
 
 // DefaultPageSize is what ListVersionsByFunction answers without MaxItems, as AWS does.
@@ -161,6 +215,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.listVersions(w, r, params)
 		case "UpdateAlias":
 			return s.updateAlias(w, params, body)
+		case "GetFunctionConcurrency":
+			s.getConcurrency(w, params)
+		case "PutFunctionConcurrency":
+			return s.putConcurrency(w, params, body)
+		case "DeleteFunctionConcurrency":
+			return s.deleteConcurrency(w, params)
 		}
 		return false
 	})
@@ -322,5 +382,93 @@ func (s *Server) updateAlias(w http.ResponseWriter, params map[string]string, bo
 	}
 	a.RevisionID = s.nextRevision()
 	awslocal.WriteJSON(w, http.StatusOK, s.aliasJSON(params["FunctionName"], a))
+	return true
+}
+
+// concurrencyJSON is GetFunctionConcurrency's and PutFunctionConcurrency's answer; Get leaves the
+// member out when no concurrency is reserved.
+type concurrencyJSON struct {
+	ReservedConcurrentExecutions *int32 `json:"ReservedConcurrentExecutions,omitempty"`
+}
+
+// unqualified finds the function a concurrency operation names (a name, an ARN or a partial ARN,
+// 123456789012:function:name), or answers 404 as Lambda does and returns false.
+func (s *Server) unqualified(w http.ResponseWriter, given string) (string, *function, bool) {
+	name := given
+	if rest, ok := strings.CutPrefix(given, "arn:aws:lambda:"+s.region+":"); ok {
+		name = rest
+	}
+	if rest, ok := strings.CutPrefix(name, s.account+":function:"); ok {
+		name = rest
+	}
+	if f := s.functions[name]; f != nil && !strings.Contains(name, ":") {
+		return name, f, true
+	}
+	if !strings.HasPrefix(given, "arn:") {
+		given = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.region, s.account, strings.TrimPrefix(given, s.account+":function:"))
+	}
+	awslocal.WriteJSONError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+given)
+	return "", nil, false
+}
+
+func (s *Server) getConcurrency(w http.ResponseWriter, params map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, f, ok := s.unqualified(w, params["FunctionName"])
+	if !ok {
+		return
+	}
+	awslocal.WriteJSON(w, http.StatusOK, concurrencyJSON{ReservedConcurrentExecutions: f.reserved})
+}
+
+func (s *Server) putConcurrency(w http.ResponseWriter, params map[string]string, body []byte) bool {
+	var in struct {
+		ReservedConcurrentExecutions *int32 `json:"ReservedConcurrentExecutions"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		awslocal.WriteJSONError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, f, ok := s.unqualified(w, params["FunctionName"])
+	if !ok {
+		return false
+	}
+	bad := func(msg string) bool {
+		awslocal.WriteJSONError(w, http.StatusBadRequest, "InvalidParameterValueException", msg)
+		return false
+	}
+	n := in.ReservedConcurrentExecutions
+	switch {
+	case n == nil:
+		return bad("1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
+	case *n < 0:
+		return bad(fmt.Sprintf("1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", *n))
+	}
+	others := 0
+	for other, g := range s.functions {
+		if other != name && g.reserved != nil {
+			others += int(*g.reserved)
+		}
+	}
+	if AccountConcurrencyLimit-others-int(*n) < MinUnreservedConcurrency {
+		return bad(fmt.Sprintf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", MinUnreservedConcurrency))
+	}
+	v := *n
+	f.reserved = &v
+	awslocal.WriteJSON(w, http.StatusOK, concurrencyJSON{ReservedConcurrentExecutions: &v})
+	return true
+}
+
+func (s *Server) deleteConcurrency(w http.ResponseWriter, params map[string]string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, f, ok := s.unqualified(w, params["FunctionName"])
+	if !ok {
+		return false
+	}
+	f.reserved = nil
+	w.WriteHeader(http.StatusNoContent)
 	return true
 }
