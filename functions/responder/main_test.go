@@ -20,6 +20,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
+	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
 	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
@@ -36,6 +37,7 @@ var t0 = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 // and HTTP API Gateways, Lambda and CloudFront, each holding one thing the seed's team might protect.
 type world struct {
 	ddb     *ddblocal.Server // Rewind's memory table, e2eTable
+	cw      *cwlocal.Server  // the account's alarms, for check
 	rest    *apigwlocal.Server
 	v2      *apigwv2.Server
 	lam     *lambdalocal.Server
@@ -56,10 +58,13 @@ func newWorld(t *testing.T) *world {
 	mux.Handle("/restapis/", w.rest)
 	mux.Handle("/v2/", w.v2)
 	mux.Handle("/2015-03-31/", w.lam)
+	mux.Handle("/2017-10-31/", w.lam) // function concurrency
+	mux.Handle("/2019-09-30/", w.lam)
 	mux.Handle("/2020-05-31/", w.cf)
 	w.ddb = ddblocal.New(ddblocal.Options{Now: clock})
 	w.ddb.CreateTable(e2eTable)
-	srv := httptest.NewServer(w.ddb.Front(mux))
+	w.cw = cwlocal.New(cwlocal.Options{Now: clock, Account: account})
+	srv := httptest.NewServer(w.cw.Front(w.ddb.Front(mux)))
 	t.Cleanup(srv.Close)
 	w.url = srv.URL
 
@@ -99,7 +104,17 @@ func must(t *testing.T, err error) {
 // handler wires Rewind exactly as main does, over real SDK clients pointed at the world.
 func (w *world) handler(t *testing.T, targets string) *responder.Handler {
 	t.Helper()
-	env := map[string]string{config.EnvTargets: targets, config.EnvMemoryTable: e2eTable}
+	return w.handlerWith(t, map[string]string{config.EnvTargets: targets})
+}
+
+// alarmTopic is the world's alarm topic, as the template passes it in ALARM_TOPIC_ARN.
+const alarmTopic = "arn:aws:sns:us-east-1:" + account + ":rewind-AlarmTopic"
+
+// handlerWith is handler with more of the environment (TARGETS included); the function is named
+// "rewind", as invokeCtx's ARN says.
+func (w *world) handlerWith(t *testing.T, env map[string]string) *responder.Handler {
+	t.Helper()
+	env[config.EnvMemoryTable] = e2eTable
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	must(t, err)
 	region := "us-east-1"
@@ -112,7 +127,7 @@ func (w *world) handler(t *testing.T, targets string) *responder.Handler {
 			return awsretry.Policy{MaxAttempts: 6, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
 		}}
 	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
-		Now: func() time.Time { return t0.Add(20*time.Minute + 10*time.Second) }})
+		FunctionName: "rewind", Now: func() time.Time { return t0.Add(20*time.Minute + 10*time.Second) }})
 	must(t, err)
 	return h
 }
