@@ -30,6 +30,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
 	"github.com/rewind-sre/rewind/pkg/demo/rie"
 	"github.com/rewind-sre/rewind/pkg/demo/traffic"
+	"github.com/rewind-sre/rewind/pkg/samtemplate"
 )
 
 // Options tune the story; the zero value of each field means its default.
@@ -213,18 +214,27 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	defer os.RemoveAll(tmp)
 
 	// Set-up the README promises the target does itself: the emulator (installed if missing) and
-	// the bootstrap, side by side since either can take a while on a cold machine.
-	p.textf("setup   building the bootstrap and finding aws-lambda-rie (the first run on a machine compiles the AWS SDK) …\n")
+	// the bootstrap, side by side since either can take a while on a cold machine. The build shows
+	// its own progress (`go build -v`), so a cold build cache is not a silent half minute.
+	p.textf("setup   building the bootstrap (go build %s; the first run on a machine compiles the AWS SDK) …\n", rie.BootstrapPackage)
 	setupCtx, endSetup := context.WithTimeout(ctx, setupTimeout)
 	defer endSetup()
+	if o.Emulator == "" {
+		if _, err := rie.Find(setupCtx); err != nil {
+			p.textf("        %s is missing: installing it with %s …\n", rie.Binary, rie.InstallCommand())
+		}
+	}
 	var wg sync.WaitGroup
 	var buildErr, rieErr error
+	var compiled int
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		t := time.Now()
-		rep.Bootstrap, buildErr = rie.Build(setupCtx, root, tmp)
+		meter := newBuildMeter(p)
+		rep.Bootstrap, buildErr = rie.BuildWithProgress(setupCtx, root, tmp, meter)
 		rep.BuildTook = time.Since(t)
+		compiled = meter.finish()
 	}()
 	go func() {
 		defer wg.Done()
@@ -243,9 +253,14 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	}
 	how := "found"
 	if rep.Installed {
-		how = "installed with " + rie.InstallCommand()
+		how = "installed"
 	}
-	p.textf("        bootstrap built for linux/%s in %s; aws-lambda-rie %s at %s\n", runtime.GOARCH, ms(rep.BuildTook), how, rep.Emulator)
+	cache := "all from Go's build cache"
+	if compiled > 0 {
+		cache = packages(compiled) + " compiled, kept in Go's build cache for the next run"
+	}
+	p.textf("        bootstrap built for linux/%s in %s (%s); aws-lambda-rie %s at %s\n",
+		runtime.GOARCH, ms(rep.BuildTook), cache, how, rep.Emulator)
 
 	// Restart the clock: the story starts when the stage does, and Timeout bounds the story alone.
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -354,10 +369,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	}, []string{
 		fmt.Sprintf("users got 5xx for %s: %d of %d responses over the whole run",
 			ms(rep.FirstRecovered.Sub(rep.FirstFailure)), rep.Errors5xx, rep.OK+rep.Errors5xx+rep.Other),
-		fmt.Sprintf("Rewind itself: %s from notification to stage switched; the invocation took %s",
-			ms(rep.Switched.Sub(rep.Delivered)), ms(rep.InvokeTook)),
-		fmt.Sprintf("               (the emulator's REPORT: Duration %.1f ms, on an instance the scheduled observe started: its init took %.1f ms)",
-			float64(rep.Handler.Microseconds())/1000, float64(rep.ColdStart.Microseconds())/1000),
+		inAWS(filepath.Join(root, "template.yaml"), rep.Switched.Sub(rep.Delivered)),
 	})
 
 	// Stop everything now (the deferred calls then do nothing) so the check below sees the end state.
@@ -382,6 +394,22 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 	counter *traffic.Counter, st *story, rep *Report) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// From the alarm to the first 2xx after the rollback, lines are held and printed in time order
+	// (see deliver); whatever ends the story prints what is held.
+	defer p.release()
+	tellEvent := func(ev storyEvent) {
+		switch ev.kind {
+		case "failure":
+			rep.FirstFailure = ev.r.Received()
+			p.event(rep.FirstFailure, "first 5xx: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
+		case "recovered":
+			rep.FirstRecovered = ev.r.Received()
+			p.event(rep.FirstRecovered, "first 2xx after: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
+			if !rep.Switched.IsZero() {
+				p.release()
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -390,15 +418,17 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 			}
 			return fmt.Errorf("interrupted with %s: %w", rep.missing(), ctx.Err())
 		case ev := <-st.events:
-			switch ev.kind {
-			case "failure":
-				rep.FirstFailure = ev.r.Received()
-				p.event(rep.FirstFailure, "first 5xx: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
-			case "recovered":
-				rep.FirstRecovered = ev.r.Received()
-				p.event(rep.FirstRecovered, "first 2xx after: %d from %s (%s)", ev.r.Status, ev.r.Deployment, label(ev.r.Deployment))
-			}
+			tellEvent(ev)
 		case now := <-tick.C:
+			// What the traffic saw before this tick is told before the second it ends.
+			for drained := false; !drained; {
+				select {
+				case ev := <-st.events:
+					tellEvent(ev)
+				default:
+					drained = true
+				}
+			}
 			sec := int(now.Sub(rep.Start)/time.Second) - 1
 			if sec >= 0 {
 				p.progress(counter.Get(sec))
@@ -429,6 +459,10 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 // deliver hands the alarm's state change to Rewind as SNS would, and checks what Rewind did.
 func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c cloudwatch.StateChange, rep *Report) error {
 	rep.Alarm, rep.AlarmReason = c.At, c.Reason
+	// The stage's switch is learned from API Gateway only after Rewind answers, and the first 2xx
+	// after it may come before the answer: hold the lines until the recovery, then print them in
+	// time order.
+	p.hold()
 	p.event(c.At, "ALARM %s: %s", AlarmName, c.Reason)
 	payload, err := json.Marshal(c.SNSEvent(cloudwatch.Delivery{MessageID: newID(), SubscriptionID: newID(), At: time.Now()}))
 	if err != nil {
@@ -465,6 +499,74 @@ func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c clou
 	rep.Switched = at
 	p.event(at, "stage %s switched %s -> %s (%s) by Rewind's UpdateStage", StageName, LambdaID, LegacyID, legacyLabel)
 	return nil
+}
+
+// TemplateAlarm is the example alarm in template.yaml the demo's alarm stands for.
+const TemplateAlarm = "Api5XXAlarm"
+
+// alarmTiming is what decides how soon a CloudWatch alarm can go to ALARM.
+type alarmTiming struct {
+	Period            time.Duration
+	EvaluationPeriods int
+	DatapointsToAlarm int // DatapointsToAlarm, or EvaluationPeriods when the alarm does not set it
+}
+
+// Detection is the least time from the first breaching datapoint to ALARM: DatapointsToAlarm
+// periods must close breaching (CloudWatch's metric delay comes on top).
+func (a alarmTiming) Detection() time.Duration { return time.Duration(a.DatapointsToAlarm) * a.Period }
+
+// templateAlarmTiming reads TemplateAlarm's period and evaluation periods from the template at path.
+func templateAlarmTiming(path string) (alarmTiming, error) {
+	t, err := samtemplate.Load(path)
+	if err != nil {
+		return alarmTiming{}, err
+	}
+	r, ok := t.Resources[TemplateAlarm]
+	if !ok || r.Type != "AWS::CloudWatch::Alarm" {
+		return alarmTiming{}, fmt.Errorf("%s: no CloudWatch alarm %s", path, TemplateAlarm)
+	}
+	num := func(name string) (int, bool) {
+		v, ok := r.Properties[name].(int64)
+		return int(v), ok && v > 0
+	}
+	period, ok1 := num("Period")
+	evals, ok2 := num("EvaluationPeriods")
+	if !ok1 || !ok2 {
+		return alarmTiming{}, fmt.Errorf("%s: %s: want a literal Period and EvaluationPeriods, got %v and %v",
+			path, TemplateAlarm, r.Properties["Period"], r.Properties["EvaluationPeriods"])
+	}
+	datapoints, ok := num("DatapointsToAlarm")
+	if !ok {
+		datapoints = evals
+	}
+	return alarmTiming{Period: time.Duration(period) * time.Second, EvaluationPeriods: evals, DatapointsToAlarm: datapoints}, nil
+}
+
+// inAWS is the same incident with the template's alarm, in one line: CloudWatch's detection (the
+// alarm's periods), SNS's delivery to Lambda (typically well under a second) and Rewind (what it
+// took here, from the notification to the stage switched).
+func inAWS(template string, rewind time.Duration) string {
+	detection := "at least 1 min (CloudWatch's standard periods are 60 s or more)"
+	if a, err := templateAlarmTiming(template); err == nil {
+		evals := fmt.Sprintf("%d evaluation period", a.EvaluationPeriods)
+		if a.EvaluationPeriods != 1 {
+			evals += "s"
+		}
+		if a.DatapointsToAlarm != a.EvaluationPeriods {
+			evals = fmt.Sprintf("%d of %s", a.DatapointsToAlarm, evals)
+		}
+		detection = fmt.Sprintf("at least %s (Period %d s, %s)", minutes(a.Detection()), int(a.Period.Seconds()), evals)
+	}
+	return fmt.Sprintf("in AWS with template.yaml's %s: detection %s, SNS -> Lambda < 1 s, Rewind %s (as here)",
+		TemplateAlarm, detection, ms(rewind))
+}
+
+// minutes writes a whole number of minutes as "2 min", anything else as seconds.
+func minutes(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%d s", int(d.Seconds()))
 }
 
 // command invokes Rewind with {"action": action}, as `aws lambda invoke` would; a failed invocation

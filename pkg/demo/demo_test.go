@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/demo"
 	"github.com/rewind-sre/rewind/pkg/demo/rie"
 	"github.com/rewind-sre/rewind/pkg/internal/testenv"
+	"github.com/rewind-sre/rewind/pkg/samtemplate"
 )
 
 // lockedBuffer is a bytes.Buffer a test may read while the demo writes it.
@@ -108,12 +112,69 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Errorf("invoke took %s, the emulator's REPORT said %s", rep.InvokeTook, rep.Handler)
 	}
 	for _, want := range []string{"ALARM luna-api-5xx: Threshold Crossed", `"outcome":"rolled-back"`, "first 2xx after",
-		"timeline", "notification delivered to Rewind", "nothing left running"} {
+		"timeline", "notification delivered to Rewind", "nothing left running", "bootstrap built for linux/",
+		templateLine(t)} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
+	inTimeOrder(t, out.String())
 	nothingLeft(t, rep)
+}
+
+// templateLine is the start of the demo's line on the same incident in AWS, read independently from
+// template.yaml's example 5XX alarm: detection takes DatapointsToAlarm (here EvaluationPeriods) periods.
+func templateLine(t *testing.T) string {
+	t.Helper()
+	tpl, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := tpl.Resources[demo.TemplateAlarm].Properties
+	period, ok1 := a["Period"].(int64)
+	evals, ok2 := a["EvaluationPeriods"].(int64)
+	if dp, ok := a["DatapointsToAlarm"].(int64); !ok1 || !ok2 || !ok || dp != evals || period%60 != 0 {
+		t.Fatalf("%s: Period %v, EvaluationPeriods %v, DatapointsToAlarm %v: this test expects whole minutes, every period breaching",
+			demo.TemplateAlarm, a["Period"], a["EvaluationPeriods"], a["DatapointsToAlarm"])
+	}
+	plural := ""
+	if evals != 1 {
+		plural = "s"
+	}
+	return fmt.Sprintf("in AWS with template.yaml's %s: detection at least %d min (Period %d s, %d evaluation period%s), SNS -> Lambda < 1 s, Rewind ",
+		demo.TemplateAlarm, period*evals/60, period, evals, plural)
+}
+
+var (
+	eventLine    = regexp.MustCompile(`^t\+(\d+\.\d\d)s  `)
+	progressLine = regexp.MustCompile(`^t\+(\d+)s  `)
+)
+
+// inTimeOrder checks that the story's lines read in time order: each event (t+09.05s) no earlier than
+// the one before it, and a second of traffic (t+10s, the second ending then) neither after an event
+// later than it nor before an event earlier than it, give or take the tick's own jitter.
+func inTimeOrder(t *testing.T, out string) {
+	t.Helper()
+	const slack = 0.1
+	lastEvent, lastAny, lastLine := -1.0, -1.0, ""
+	for _, line := range strings.Split(out, "\n") {
+		if m := eventLine.FindStringSubmatch(line); m != nil {
+			at, _ := strconv.ParseFloat(m[1], 64)
+			if at < lastEvent || at < lastAny-slack {
+				t.Errorf("out of time order:\n  %s\nafter\n  %s", line, lastLine)
+			}
+			lastEvent, lastAny, lastLine = at, max(lastAny, at), line
+		} else if m := progressLine.FindStringSubmatch(line); m != nil {
+			at, _ := strconv.ParseFloat(m[1], 64)
+			if at < lastAny-slack {
+				t.Errorf("out of time order:\n  %s\nafter\n  %s", line, lastLine)
+			}
+			lastAny, lastLine = max(lastAny, at), line
+		}
+	}
+	if lastEvent < 0 {
+		t.Error("no event lines in the output")
+	}
 }
 
 // TestInterruptLeavesNothingBehind: a run ended early, as by Ctrl-C, stops the emulator, the

@@ -115,6 +115,13 @@ const BootstrapPackage = "./functions/responder"
 // ./...` and `go vet` already left in the build cache, which is what keeps `make demo` fast. The
 // emulator runs the binary on this host, where dynamic linking is no problem.
 func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
+	return BuildWithProgress(ctx, moduleRoot, dir, nil)
+}
+
+// BuildWithProgress is Build with `go build -v`: progress, when not nil, receives the go tool's
+// output as it comes, one import path a line for each package it compiles (none that the build cache
+// already holds), and any compiler errors. A warm cache writes nothing to it.
+func BuildWithProgress(ctx context.Context, moduleRoot, dir string, progress io.Writer) (string, error) {
 	if runtime.GOOS != "linux" {
 		return "", fmt.Errorf("build bootstrap: the Lambda Runtime Interface Emulator runs Linux binaries; this host is %s", runtime.GOOS)
 	}
@@ -123,11 +130,22 @@ func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
 		return "", fmt.Errorf("build bootstrap: the go tool is not on PATH: %w", err)
 	}
 	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-tags", "lambda.norpc", "-o", out, BootstrapPackage)
+	args := []string{"build", "-tags", "lambda.norpc", "-o", out, BootstrapPackage}
+	if progress != nil {
+		args = []string{"build", "-v", "-tags", "lambda.norpc", "-o", out, BootstrapPackage}
+	}
+	cmd := exec.CommandContext(ctx, goTool, args...)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build bootstrap (go build -tags lambda.norpc %s in %s): %w\n%s", BootstrapPackage, moduleRoot, err, tail(string(b), 4000))
+	var b syncBuffer
+	b.max = 1 << 20
+	cmd.Stdout, cmd.Stderr = &b, &b
+	if progress != nil {
+		w := io.MultiWriter(&b, progress)
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build bootstrap (go build -tags lambda.norpc %s in %s): %w\n%s", BootstrapPackage, moduleRoot, err, tail(b.String(), 4000))
 	}
 	return out, nil
 }

@@ -1,10 +1,12 @@
 package rie
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +79,60 @@ func TestParseReport(t *testing.T) {
 	}
 	if _, ok := parseReport(logs, "c"); ok {
 		t.Error("c was never invoked")
+	}
+}
+
+// module writes a module with BootstrapPackage holding main, so BuildWithProgress builds it in a
+// moment, with nothing in the build cache for it.
+func module(t *testing.T, main string) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the bootstrap is built for Linux hosts only")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "-mod=mod")
+	root := t.TempDir()
+	pkg := filepath.Join(root, filepath.FromSlash(BootstrapPackage))
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/fake\n\ngo 1.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pkg, "main.go"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestBuildWithProgressStreamsPackages: the go tool's -v output (the import path of each package it
+// compiles) reaches the progress writer, and the bootstrap is where Build says.
+func TestBuildWithProgressStreamsPackages(t *testing.T) {
+	// A fresh constant, so this main package is never in the build cache and -v must name it.
+	root := module(t, "package main\n\nconst built = \""+newRequestID()+"\"\n\nfunc main() { println(built) }\n")
+	var progress bytes.Buffer
+	bin, err := BuildWithProgress(context.Background(), root, t.TempDir(), &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
+		t.Fatalf("bootstrap %s: %v", bin, err)
+	}
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	if want := "example.com/fake/functions/responder"; lines[len(lines)-1] != want {
+		t.Errorf("progress %q: want its last line to be %s", progress.String(), want)
+	}
+}
+
+// TestBuildWithProgressFails: a compile error is Build's error and reaches the progress writer too.
+func TestBuildWithProgressFails(t *testing.T) {
+	root := module(t, "package main\n\nfunc main() { undefinedThing() }\n")
+	var progress bytes.Buffer
+	_, err := BuildWithProgress(context.Background(), root, t.TempDir(), &progress)
+	if err == nil || !strings.Contains(err.Error(), "undefinedThing") || !strings.Contains(progress.String(), "undefinedThing") {
+		t.Fatalf("err = %v, progress %q: want both to name undefinedThing", err, progress.String())
 	}
 }
