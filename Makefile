@@ -27,7 +27,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo: ## Watch Rewind roll back a broken release on this machine, no AWS account (about 20 s)
-	$(GO) run ./pkg/demo/cmd/rewind-demo $(DEMO_FLAGS)
+	@echo "building the demo (a first run on a new machine compiles the AWS SDK: a minute or two) ..."
+	@mkdir -p .build && $(GO) build -o .build/rewind-demo ./pkg/demo/cmd/rewind-demo && exec .build/rewind-demo $(DEMO_FLAGS)
 
 build: ## Build the Lambda function into .build/bootstrap (arm64; GOARCH_LAMBDA=amd64 for x86; STRATEGIES=rest for REST stages only, smaller)
 	mkdir -p $(ARTIFACTS_DIR)
