@@ -28,7 +28,7 @@ func restAlarm(name, state string, at, point time.Time) json.RawMessage {
 		"AlarmArn": "arn:aws:cloudwatch:us-east-1:" + account + ":alarm:" + name,
 		"Trigger": map[string]any{"MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "StatisticType": "Statistic", "Statistic": "SUM",
 			"Dimensions": []map[string]string{{"name": "ApiName", "value": "luna-api"}, {"name": "Stage", "value": "service"}},
-			"Period": 60, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 5.0},
+			"Period":     60, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 5.0},
 	})
 	b, _ := json.Marshal(events.SNSEvent{Records: []events.SNSEventRecord{{EventSource: "aws:sns", EventVersion: "1.0",
 		SNS: events.SNSEntity{Type: "Notification", MessageID: "m-" + name + state, TopicArn: alarmTopic, Message: string(msg), Timestamp: at}}}})
