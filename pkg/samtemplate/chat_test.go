@@ -49,6 +49,9 @@ var chatConfigs = map[string]struct {
 		map[string]string{"TeamsTenantId": "${TeamsTenantId}", "TeamId": "${TeamsId}", "TeamsChannelId": "${TeamsChannelId}"}},
 }
 
+// readOnly are the actions that never write, whatever their dryRun: a chat command may run them as they are.
+var readOnly = map[rollback.Action]bool{rollback.ActionStatus: true, rollback.ActionCheck: true}
+
 // policyGrants checks the statements of one policy (a role's, or a guardrail's): every Allow grants
 // only chatActions, on functionARN only, and together they grant both.
 func policyGrants(where string, stmts []statement, ps *problems) {
@@ -295,14 +298,14 @@ func checkCustomActions(t *Template) []problem {
 		if !slices.Contains(rollback.Actions, cmd.Action) {
 			ps.add(name, "action %q: not one of Rewind's %v", cmd.Action, rollback.Actions)
 		}
-		if cmd.Action != rollback.ActionStatus && (cmd.DryRun == nil || !*cmd.DryRun) {
-			ps.add(name, "action %q without \"dryRun\":true: a chat command is a status or a dry run, never a change", cmd.Action)
+		if !readOnly[cmd.Action] && (cmd.DryRun == nil || !*cmd.DryRun) {
+			ps.add(name, "action %q without \"dryRun\":true: a chat command is a status, a check or a dry run, never a change", cmd.Action)
 		}
 		for _, a := range render(r.Properties["AliasName"]) {
 			aliases[a] = cmd.Action
 		}
 	}
-	for suffix, action := range map[string]rollback.Action{"-status": rollback.ActionStatus, "-rollback": rollback.ActionRollback, "-check": ""} {
+	for suffix, action := range map[string]rollback.Action{"-status": rollback.ActionStatus, "-rollback": rollback.ActionRollback, "-check": rollback.ActionCheck} {
 		ok := false
 		for a, got := range aliases {
 			if strings.HasSuffix(a, suffix) && (action == "" || got == action) {
@@ -405,6 +408,8 @@ func commandMutations() []mutation {
 			edits: [][2]string{{"      - Assert: !Not [!Equals [!Ref FunctionName, \"\"]]\n", "      - Assert: !Not [!Equals [!Ref FunctionName, \"x\"]]\n"}}},
 		{name: "commands without a channel", check: checkCustomActions, want: "ChatStatusAction: Condition \"\"",
 			edits: [][2]string{{"  ChatStatusAction:\n    Type: AWS::Chatbot::CustomAction\n    Condition: HasChat\n", "  ChatStatusAction:\n    Type: AWS::Chatbot::CustomAction\n"}}},
+		{name: "the check command observes instead", check: checkCustomActions, want: "no -check command running check",
+			edits: [][2]string{{`--payload {"action":"check"}'`, `--payload {"action":"observe","dryRun":true}'`}}},
 		{name: "no check command", check: checkCustomActions, want: "no -check command",
 			edits: [][2]string{{"      AliasName: !Sub \"${FunctionName}-check\"\n", "      AliasName: !Sub \"${FunctionName}-observe\"\n"}}},
 	}

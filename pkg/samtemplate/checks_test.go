@@ -27,8 +27,11 @@ const (
 	stageARN = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
 	// httpStageARN is the HTTP API (v2) stage, the only other resource an API Gateway write may name.
 	httpStageARN = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApiId}/stages/${HttpStageName}"
-	// aliasARN is the one resource a Lambda write may name.
-	aliasARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:${LambdaAliasName}"
+	// targetFunctionARN is the one resource lambda:UpdateAlias may name: AWS authorizes GetAlias and
+	// UpdateAlias on the function resource type (function:NAME), not on the alias ARN (Service
+	// Authorization Reference, list_awslambda.html; the Lambda Developer Guide's "Resources and conditions
+	// for Lambda actions"), so the grant names the alias's function.
+	targetFunctionARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}"
 	// distributionARN is the one resource a CloudFront write may name.
 	distributionARN = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CloudFrontDistributionId}"
 	// memoryTableARN is the one resource a DynamoDB action may name: !GetAtt MemoryTable.Arn, as
@@ -403,7 +406,7 @@ func isWrite(action string) bool {
 // readVerbs, and this check fails closed on a verb it does not know: so it is listed as a write.
 // lambda:InvokeFunction is the chat channels' (see chat_test.go), on Rewind's own function only.
 var writeScopes = map[string]map[string][]string{
-	"lambda":     {"lambda:UpdateAlias": {aliasARN}, "lambda:InvokeFunction": {functionARN}},
+	"lambda":     {"lambda:UpdateAlias": {targetFunctionARN}, "lambda:InvokeFunction": {functionARN}},
 	"cloudfront": {"cloudfront:UpdateDistribution": {distributionARN}},
 	"dynamodb":   {"dynamodb:PutItem": {memoryTableARN}, "dynamodb:Query": {memoryTableARN}},
 }
@@ -489,7 +492,8 @@ func checkIAM(t *Template) []problem {
 
 // checkAlarmTopicPolicy: exactly one policy on AlarmTopic; every Allow is sns:Publish for the
 // service principal cloudwatch.amazonaws.com alone, limited by aws:SourceAccount (this account) and
-// aws:SourceArn (this account's alarms), with no ...IfExists escape.
+// aws:SourceArn (this account's alarms), with no ...IfExists escape; and explicit Denies keep every
+// other publisher out (see checkAlarmTopicDenies).
 func checkAlarmTopicPolicy(t *Template) []problem {
 	var ps problems
 	if r, ok := t.Resources[alarmTopic]; !ok || r.Type != "AWS::SNS::Topic" {
@@ -524,8 +528,10 @@ func checkAlarmTopicPolicy(t *Template) []problem {
 	stmts := docValueStatements(name, t.Resources[name].Properties["PolicyDocument"], &ps2)
 	ps = append(ps, ps2...)
 	allows := 0
+	var denies []statement
 	for _, s := range stmts {
 		if effect, _ := s.body["Effect"].(string); effect == "Deny" {
+			denies = append(denies, s)
 			continue
 		}
 		allows++
@@ -543,7 +549,111 @@ func checkAlarmTopicPolicy(t *Template) []problem {
 	if allows == 0 {
 		ps.add(name, "no Allow statement: CloudWatch could not publish alarms")
 	}
+	checkAlarmTopicDenies(name, denies, &ps)
 	return ps
+}
+
+// topicDeny is one Deny the AlarmTopic policy must hold: sns:Publish denied to every principal when
+// the key does not have the value CloudWatch's own publish of this account's alarm carries.
+type topicDeny struct {
+	key   string
+	ops   []string // the operators that deny when the key differs, or is absent
+	value string
+	why   string
+}
+
+// topicDenies: within one account a request is allowed when the identity policy or the resource
+// policy allows it, so the Allow above keeps nobody out whose own policy allows sns:Publish on "*".
+// An explicit Deny beats every Allow. A negated operator is true when the key is absent (IAM User
+// Guide, condition operators), and aws:PrincipalServiceName is absent for every caller but an AWS
+// service principal (IAM User Guide, global condition context keys): so these three deny an IAM role,
+// another service, and CloudWatch acting for another account's or region's alarms, and spare
+// CloudWatch publishing this account's alarm. One key per Deny: the keys of one statement are ANDed.
+var topicDenies = []topicDeny{
+	{"aws:PrincipalServiceName", []string{"StringNotEquals", "StringNotEqualsIfExists"}, "cloudwatch.amazonaws.com",
+		"a role whose own policy allows sns:Publish could publish a forged alarm"},
+	{"aws:SourceAccount", []string{"StringNotEquals", "StringNotEqualsIfExists"}, "${AWS::AccountId}",
+		"CloudWatch acting for another account would not be denied"},
+	{"aws:SourceArn", []string{"ArnNotLike", "ArnNotLikeIfExists", "ArnNotEquals", "ArnNotEqualsIfExists", "StringNotLike", "StringNotLikeIfExists"},
+		alarmARNPrefix + "*", "a publish on behalf of anything but this account's alarms would not be denied"},
+}
+
+// checkAlarmTopicDenies: each of topicDenies is one Deny of sns:Publish on the topic (or "*") for
+// Principal "*", with that one key, operator and value as its whole Condition. Any Deny of sns:Publish
+// needs a Condition: one without would drop CloudWatch's alarms too.
+func checkAlarmTopicDenies(name string, denies []statement, ps *problems) {
+	found := make([]bool, len(topicDenies))
+	for _, s := range denies {
+		if !slices.ContainsFunc(strs(s.body["Action"]), func(a string) bool { return matches(a, "sns:Publish") }) {
+			continue
+		}
+		cond, hasCond := s.body["Condition"].(map[string]any)
+		if !hasCond || len(cond) == 0 {
+			ps.add(s.where, "Deny of sns:Publish without a Condition: it would drop CloudWatch's alarms too")
+			continue
+		}
+		ok := true
+		if _, np := s.body["NotPrincipal"]; np {
+			ps.add(s.where, "NotPrincipal in a Deny: deny Principal \"*\" and let the Condition spare CloudWatch")
+			ok = false
+		}
+		if p := s.body["Principal"]; !isEveryone(p) {
+			ps.add(s.where, "Deny for principal %v: want \"*\", so no publisher is left out", p)
+			ok = false
+		}
+		for _, k := range []string{"NotAction", "NotResource"} {
+			if _, bad := s.body[k]; bad {
+				ps.add(s.where, "%s in the Deny: name sns:Publish and the topic", k)
+				ok = false
+			}
+		}
+		if rs := strs(s.body["Resource"]); !slices.Contains(rs, "${"+alarmTopic+"}") && !slices.Contains(rs, "*") {
+			ps.add(s.where, "Deny on %v: want ${%s}", rs, alarmTopic)
+			ok = false
+		}
+		var keys []string
+		for _, op := range sortedKeys(cond) {
+			m, _ := cond[op].(map[string]any)
+			for _, k := range sortedKeys(m) {
+				keys = append(keys, op+" "+k)
+			}
+		}
+		if len(keys) != 1 {
+			ps.add(s.where, "Deny with conditions %v: the keys of one statement are ANDed, so it denies only when all differ; give each key its own Deny", keys)
+			continue
+		}
+		op, key, _ := strings.Cut(keys[0], " ")
+		values := strs(cond[op].(map[string]any)[key])
+		i := slices.IndexFunc(topicDenies, func(d topicDeny) bool { return strings.EqualFold(d.key, key) })
+		switch {
+		case i < 0:
+			continue // another Deny (e.g. on aws:SecureTransport) only takes away
+		case !slices.Contains(topicDenies[i].ops, op):
+			ps.add(s.where, "Deny on %s uses %s: want %s (true when the key differs or is absent)", key, op, strings.Join(topicDenies[i].ops, " or "))
+		case len(values) != 1 || values[0] != topicDenies[i].value:
+			ps.add(s.where, "Deny on %s %v: want exactly %s", key, values, topicDenies[i].value)
+		case ok:
+			found[i] = true
+		}
+	}
+	for i, d := range topicDenies {
+		if !found[i] {
+			ps.add(name, "no Deny of sns:Publish for Principal \"*\" when %s is not %s: %s", d.key, d.value, d.why)
+		}
+	}
+}
+
+// isEveryone reports whether a policy Principal is every principal: "*" or {"AWS": "*"}.
+func isEveryone(p any) bool {
+	if s, ok := p.(string); ok {
+		return s == "*"
+	}
+	m, ok := p.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	aws := strs(m["AWS"])
+	return len(aws) == 1 && aws[0] == "*"
 }
 
 func checkCloudWatchPrincipal(s statement, ps *problems) {
@@ -671,9 +781,7 @@ func checkFunction(t *Template) []problem {
 		return ps
 	}
 	w := functionID
-	if n, ok := asInt(props["ReservedConcurrentExecutions"]); !ok || n < 1 || n > 5 {
-		ps.add(w, "ReservedConcurrentExecutions %v: want a literal 1..5 (Rewind must run when the account's concurrency is exhausted, and must not take much of it)", props["ReservedConcurrentExecutions"])
-	}
+	checkReservedConcurrency(t, props["ReservedConcurrentExecutions"], &ps)
 	if a := strs(props["Architectures"]); len(a) != 1 || a[0] != "arm64" {
 		ps.add(w, "Architectures %v: want [arm64] (the Makefile builds linux/arm64)", a)
 	}
@@ -728,6 +836,84 @@ func checkFunction(t *Template) []problem {
 		ps.add(w, "no SNS event on %s: alarms would not reach the function", alarmTopic)
 	}
 	return ps
+}
+
+// Reserved concurrency: Rewind must run when a broken release exhausts the account's concurrency, and
+// must not take much of it; but an account whose quota is 10 or 50 (a new account's, often) refuses any
+// reservation ("Specified ReservedConcurrentExecutions for function decreases account's
+// UnreservedConcurrentExecution below its minimum value of [10]"), so the template lets the deployer
+// choose none.
+const (
+	reservedParam     = "ReservedConcurrency"
+	reservedCondition = "HasReservedConcurrency"
+	maxReserved       = 5
+)
+
+// checkReservedConcurrency: ReservedConcurrentExecutions is a literal 1..5, or
+// !If [HasReservedConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue] where the parameter is a
+// Number allowed 0..5 only, defaulting to 1..5, and the condition is exactly "the parameter is not 0".
+// (0 itself, written into the function, would stop it from ever running.)
+func checkReservedConcurrency(t *Template, v any, ps *problems) {
+	w := functionID
+	if n, ok := asInt(v); ok {
+		if n < 1 || n > maxReserved {
+			ps.add(w, "ReservedConcurrentExecutions %v: want 1..%d (0 stops the function; more takes from the account)", v, maxReserved)
+		}
+		return
+	}
+	want := fmt.Sprintf("a literal 1..%d or !If [%s, !Ref %s, !Ref AWS::NoValue]", maxReserved, reservedCondition, reservedParam)
+	fn, arg, ok := intrinsic(v)
+	branches, _ := arg.([]any)
+	if !ok || fn != "Fn::If" || len(branches) != 3 {
+		ps.add(w, "ReservedConcurrentExecutions %v: want %s", v, want)
+		return
+	}
+	cond, _ := branches[0].(string)
+	if cond != reservedCondition || render(branches[1]) == nil || render(branches[1])[0] != "${"+reservedParam+"}" || len(render(branches[2])) != 0 {
+		ps.add(w, "ReservedConcurrentExecutions %v: want %s (0 leaves it out)", v, want)
+		return
+	}
+	p, _ := t.Parameters[reservedParam].(map[string]any)
+	if p == nil {
+		ps.add("Parameters", "no %s parameter", reservedParam)
+		return
+	}
+	if typ, _ := p["Type"].(string); typ != "Number" {
+		ps.add(reservedParam, "Type %v: want Number", p["Type"])
+	}
+	if n, ok := asInt(p["Default"]); !ok || n < 1 || n > maxReserved {
+		ps.add(reservedParam, "Default %v: want 1..%d (Rewind must get to run when the account's concurrency is exhausted)", p["Default"], maxReserved)
+	}
+	allowed := flatten(p["AllowedValues"])
+	if len(allowed) == 0 {
+		ps.add(reservedParam, "no AllowedValues: want 0..%d, whole numbers only", maxReserved)
+	}
+	zero := false
+	for _, a := range allowed {
+		n, ok := asInt(a)
+		if !ok || n < 0 || n > maxReserved {
+			ps.add(reservedParam, "AllowedValues holds %v: want whole numbers 0..%d", a, maxReserved)
+		}
+		zero = zero || (ok && n == 0)
+	}
+	if len(allowed) > 0 && !zero {
+		ps.add(reservedParam, "AllowedValues %v lack 0: an account whose quota cannot spare a reservation could not deploy", allowed)
+	}
+	// The condition, exactly: !Not [!Equals [!Ref ReservedConcurrency, "0"]] (either order, 0 or "0").
+	c := t.Conditions[reservedCondition]
+	notArg, okNot := dig(c, "Fn::Not")
+	inner, _ := notArg.([]any)
+	var eq []any
+	if okNot && len(inner) == 1 {
+		if e, ok := dig(inner[0], "Fn::Equals"); ok {
+			eq, _ = e.([]any)
+		}
+	}
+	isZero := func(x any) bool { n, ok := asInt(x); return ok && n == 0 }
+	isParam := func(x any) bool { r := render(x); return len(r) == 1 && r[0] == "${"+reservedParam+"}" }
+	if len(eq) != 2 || !((isParam(eq[0]) && isZero(eq[1])) || (isZero(eq[0]) && isParam(eq[1]))) {
+		ps.add("Conditions", "%s %v: want !Not [!Equals [!Ref %s, \"0\"]]", reservedCondition, c, reservedParam)
+	}
 }
 
 // checkEnv: every variable the config reads is set; nothing else is (a typo like DRYRUN would be

@@ -116,9 +116,10 @@ type mutation struct {
 }
 
 const (
-	aliasSub        = `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:${LambdaAliasName}"`
-	distributionSub = `!Sub "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CloudFrontDistributionId}"`
-	httpPatchStmt   = `              - Sid: MoveOnlyThisHttpApiStage
+	// targetFunctionSub is the alias statement's Resource: the alias's function (AWS authorizes UpdateAlias there).
+	targetFunctionSub = `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}"`
+	distributionSub   = `!Sub "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CloudFrontDistributionId}"`
+	httpPatchStmt     = `              - Sid: MoveOnlyThisHttpApiStage
                 Effect: Allow
                 Action:
                   - apigateway:PATCH
@@ -217,9 +218,11 @@ func iamMutations() []mutation {
       ManagedPolicyArns: [!Sub "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"]
 ` + resourcesEnd}}},
 		{name: "UpdateAlias on every alias of the function", check: checkIAM, want: `lambda:UpdateAlias on "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:*"`,
-			edits: [][2]string{{aliasSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:*"`}}},
-		{name: "UpdateAlias on the unqualified function", check: checkIAM, want: "lambda writes may only name",
-			edits: [][2]string{{aliasSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}"`}}},
+			edits: [][2]string{{targetFunctionSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:*"`}}},
+		{name: "UpdateAlias on the alias ARN, which AWS never asks about", check: checkIAM, want: "lambda writes may only name",
+			edits: [][2]string{{targetFunctionSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${LambdaFunctionName}:${LambdaAliasName}"`}}},
+		{name: "UpdateAlias on every function", check: checkIAM, want: `lambda:UpdateAlias on "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"`,
+			edits: [][2]string{{targetFunctionSub, `!Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"`}}},
 		{name: "DeleteFunction on the alias", check: checkIAM, want: "write action lambda:DeleteFunction",
 			edits: [][2]string{{"                  - lambda:UpdateAlias\n", "                  - lambda:UpdateAlias\n                  - lambda:DeleteFunction\n"}}},
 		{name: "lambda:* on the alias", check: checkIAM, want: `wildcard action "lambda:*"`,
@@ -264,6 +267,39 @@ const (
 	sourceArn      = "              ArnLike:\n                aws:SourceArn: !Sub \"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*\"\n"
 )
 
+// The AlarmTopic policy's Denies, as the template writes them.
+const (
+	denyNotCloudWatch = `          - Sid: DenyEveryPublisherButCloudWatch
+            Effect: Deny
+            Principal: "*"
+            Action: sns:Publish
+            Resource: !Ref AlarmTopic
+            Condition:
+              StringNotEquals:
+                aws:PrincipalServiceName: cloudwatch.amazonaws.com
+`
+	denyOtherAccount = `          - Sid: DenyCloudWatchForAnotherAccount
+            Effect: Deny
+            Principal: "*"
+            Action: sns:Publish
+            Resource: !Ref AlarmTopic
+            Condition:
+              StringNotEquals:
+                aws:SourceAccount: !Ref AWS::AccountId
+`
+	denyOtherSource = `          - Sid: DenyAnythingButThisAccountsAlarms
+            Effect: Deny
+            Principal: "*"
+            Action: sns:Publish
+            Resource: !Ref AlarmTopic
+            Condition:
+              ArnNotLike:
+                aws:SourceArn: !Sub "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+`
+	// reservedLine is how the function takes its reserved concurrency.
+	reservedLine = "ReservedConcurrentExecutions: !If [HasReservedConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]"
+)
+
 func topicMutations() []mutation {
 	return []mutation{
 		{name: "anyone may publish", check: checkAlarmTopicPolicy, want: "principal type AWS",
@@ -279,13 +315,39 @@ func topicMutations() []mutation {
 		{name: "SourceAccount IfExists", check: checkAlarmTopicPolicy, want: "StringEqualsIfExists",
 			edits: [][2]string{{"              StringEquals:\n                aws:SourceAccount", "              StringEqualsIfExists:\n                aws:SourceAccount"}}},
 		{name: "another account", check: checkAlarmTopicPolicy, want: `aws:SourceAccount "111122223333"`,
-			edits: [][2]string{{"aws:SourceAccount: !Ref AWS::AccountId", `aws:SourceAccount: "111122223333"`}}},
+			edits: [][2]string{{sourceAccount, strings.Replace(sourceAccount, "!Ref AWS::AccountId", `"111122223333"`, 1)}}},
 		{name: "any service's ARN", check: checkAlarmTopicPolicy, want: "aws:SourceArn",
-			edits: [][2]string{{":cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*", ":*:${AWS::Region}:${AWS::AccountId}:*"}}},
+			edits: [][2]string{{sourceArn, strings.Replace(sourceArn, ":cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*", ":*:${AWS::Region}:${AWS::AccountId}:*", 1)}}},
 		{name: "sns:* for CloudWatch", check: checkAlarmTopicPolicy, want: `action "sns:*"`,
-			edits: [][2]string{{"            Action: sns:Publish\n            Resource: !Ref AlarmTopic", "            Action: sns:*\n            Resource: !Ref AlarmTopic"}}},
+			edits: [][2]string{{"              Service: cloudwatch.amazonaws.com\n            Action: sns:Publish\n", "              Service: cloudwatch.amazonaws.com\n            Action: sns:*\n"}}},
 		{name: "no topic policy", check: checkAlarmTopicPolicy, want: "found 0",
 			edits: [][2]string{{"      Topics:\n        - !Ref AlarmTopic\n", "      Topics:\n        - !Ref NotifyTopic\n"}}},
+		{name: "no Deny for other principals", check: checkAlarmTopicPolicy, want: "when aws:PrincipalServiceName is not cloudwatch.amazonaws.com",
+			edits: [][2]string{{denyNotCloudWatch, ""}}},
+		{name: "no Deny for other accounts", check: checkAlarmTopicPolicy, want: "when aws:SourceAccount is not ${AWS::AccountId}",
+			edits: [][2]string{{denyOtherAccount, ""}}},
+		{name: "no Deny for other sources", check: checkAlarmTopicPolicy, want: "when aws:SourceArn is not",
+			edits: [][2]string{{denyOtherSource, ""}}},
+		{name: "no Denies at all", check: checkAlarmTopicPolicy, want: "a role whose own policy allows sns:Publish could publish a forged alarm",
+			edits: [][2]string{{denyNotCloudWatch + denyOtherAccount + denyOtherSource, ""}}},
+		{name: "the Denies ANDed into one", check: checkAlarmTopicPolicy, want: "the keys of one statement are ANDed",
+			edits: [][2]string{{denyNotCloudWatch + denyOtherAccount + denyOtherSource, strings.Replace(denyNotCloudWatch,
+				"                aws:PrincipalServiceName: cloudwatch.amazonaws.com\n",
+				"                aws:PrincipalServiceName: cloudwatch.amazonaws.com\n                aws:SourceAccount: !Ref AWS::AccountId\n", 1)}}},
+		{name: "the Deny weakened to a ForAnyValue (false when the key is absent)", check: checkAlarmTopicPolicy, want: "uses ForAnyValue:StringNotEquals",
+			edits: [][2]string{{denyNotCloudWatch, strings.Replace(denyNotCloudWatch, "StringNotEquals:", "ForAnyValue:StringNotEquals:", 1)}}},
+		{name: "the Deny weakened to any service", check: checkAlarmTopicPolicy, want: "Deny on aws:PrincipalServiceName uses StringNotLike",
+			edits: [][2]string{{denyNotCloudWatch, strings.Replace(strings.Replace(denyNotCloudWatch, "StringNotEquals:", "StringNotLike:", 1), "cloudwatch.amazonaws.com", `"*.amazonaws.com"`, 1)}}},
+		{name: "the Deny for EventBridge instead", check: checkAlarmTopicPolicy, want: "aws:PrincipalServiceName [events.amazonaws.com]",
+			edits: [][2]string{{denyNotCloudWatch, strings.Replace(denyNotCloudWatch, "cloudwatch.amazonaws.com", "events.amazonaws.com", 1)}}},
+		{name: "the Deny for IAM principals only", check: checkAlarmTopicPolicy, want: "Deny for principal map[AWS:",
+			edits: [][2]string{{denyNotCloudWatch, strings.Replace(denyNotCloudWatch, `Principal: "*"`, `Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::111122223333:root"}`, 1)}}},
+		{name: "the Deny on another topic", check: checkAlarmTopicPolicy, want: "Deny on [${NotifyTopic}]",
+			edits: [][2]string{{denyOtherSource, strings.Replace(denyOtherSource, "Resource: !Ref AlarmTopic", "Resource: !Ref NotifyTopic", 1)}}},
+		{name: "the account Deny for another account", check: checkAlarmTopicPolicy, want: "Deny on aws:SourceAccount [111122223333]",
+			edits: [][2]string{{denyOtherAccount, strings.Replace(denyOtherAccount, "!Ref AWS::AccountId", `"111122223333"`, 1)}}},
+		{name: "a Deny without a Condition drops CloudWatch's alarms", check: checkAlarmTopicPolicy, want: "without a Condition",
+			edits: [][2]string{{denyOtherSource, denyOtherSource[:strings.Index(denyOtherSource, "            Condition:")]}}},
 		{name: "a second policy on the topic", check: checkAlarmTopicPolicy, want: "found 2",
 			edits: [][2]string{{resourcesEnd, `
   OpenPolicy:
@@ -305,11 +367,27 @@ func topicMutations() []mutation {
 func functionMutations() []mutation {
 	return []mutation{
 		{name: "concurrency 50", check: checkFunction, want: "ReservedConcurrentExecutions 50",
-			edits: [][2]string{{"ReservedConcurrentExecutions: 2", "ReservedConcurrentExecutions: 50"}}},
+			edits: [][2]string{{reservedLine, "ReservedConcurrentExecutions: 50"}}},
 		{name: "concurrency 0 (function disabled)", check: checkFunction, want: "ReservedConcurrentExecutions 0",
-			edits: [][2]string{{"ReservedConcurrentExecutions: 2", "ReservedConcurrentExecutions: 0"}}},
+			edits: [][2]string{{reservedLine, "ReservedConcurrentExecutions: 0"}}},
+		{name: "a literal 2 passes", check: checkFunction, want: "",
+			edits: [][2]string{{reservedLine, "ReservedConcurrentExecutions: 2"}}},
 		{name: "no reserved concurrency", check: checkFunction, want: "ReservedConcurrentExecutions <nil>",
-			edits: [][2]string{{"      ReservedConcurrentExecutions: 2\n", ""}}},
+			edits: [][2]string{{"      " + reservedLine + "\n", ""}}},
+		{name: "the parameter without the condition (0 would disable the function)", check: checkFunction, want: "ReservedConcurrentExecutions map[Ref:ReservedConcurrency]",
+			edits: [][2]string{{reservedLine, "ReservedConcurrentExecutions: !Ref ReservedConcurrency"}}},
+		{name: "the condition the wrong way round", check: checkFunction, want: "HasReservedConcurrency map[Fn::Equals",
+			edits: [][2]string{{`HasReservedConcurrency: !Not [!Equals [!Ref ReservedConcurrency, "0"]]`, `HasReservedConcurrency: !Equals [!Ref ReservedConcurrency, "0"]`}}},
+		{name: "the branches swapped", check: checkFunction, want: "0 leaves it out",
+			edits: [][2]string{{reservedLine, "ReservedConcurrentExecutions: !If [HasReservedConcurrency, !Ref AWS::NoValue, !Ref ReservedConcurrency]"}}},
+		{name: "a default of 50", check: checkFunction, want: "ReservedConcurrency: Default 50",
+			edits: [][2]string{{"    Default: 2\n    AllowedValues: [0, 1, 2, 3, 4, 5]\n", "    Default: 50\n    AllowedValues: [0, 1, 2, 3, 4, 5, 50]\n"}}},
+		{name: "a default of 0 (no reservation unless asked)", check: checkFunction, want: "ReservedConcurrency: Default 0",
+			edits: [][2]string{{"    Default: 2\n    AllowedValues: [0, 1, 2, 3, 4, 5]\n", "    Default: 0\n    AllowedValues: [0, 1, 2, 3, 4, 5]\n"}}},
+		{name: "up to 100 allowed", check: checkFunction, want: "AllowedValues holds 100",
+			edits: [][2]string{{"    AllowedValues: [0, 1, 2, 3, 4, 5]\n", "    AllowedValues: [0, 1, 2, 3, 4, 5, 100]\n"}}},
+		{name: "0 not allowed", check: checkFunction, want: "lack 0",
+			edits: [][2]string{{"    AllowedValues: [0, 1, 2, 3, 4, 5]\n", "    AllowedValues: [1, 2, 3, 4, 5]\n"}}},
 		{name: "x86_64", check: checkFunction, want: "Architectures",
 			edits: [][2]string{{"Architectures: [arm64]", "Architectures: [x86_64]"}}},
 		{name: "old runtime", check: checkFunction, want: "Runtime provided.al2:",
