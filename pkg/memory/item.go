@@ -64,7 +64,10 @@ func encodeMemory(m rollback.Memory) map[string]types.AttributeValue {
 			"alarm": str(r.Alarm), "at": timeAttr(r.At), "reported": &types.AttributeValueMemberBOOL{Value: r.Reported}}}
 	}
 	item["recoveries"] = &types.AttributeValueMemberL{Value: recs}
-	for name, t := range map[string]time.Time{"seenAt": m.SeenAt, "blindSince": m.BlindSince, "blindUntil": m.BlindUntil} {
+	if m.NotReady {
+		item["notReady"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	for name, t := range map[string]time.Time{"seenAt": m.SeenAt, "blindSince": m.BlindSince, "blindUntil": m.BlindUntil, "checkedAt": m.CheckedAt} {
 		if !t.IsZero() {
 			item[name] = timeAttr(t)
 		}
@@ -278,6 +281,10 @@ func (d *decoder) memory(item map[string]types.AttributeValue) rollback.Memory {
 		}
 	}
 	m.SeenAt, m.BlindSince, m.BlindUntil = d.optTime(item, "seenAt"), d.optTime(item, "blindSince"), d.optTime(item, "blindUntil")
+	m.CheckedAt = d.optTime(item, "checkedAt")
+	if _, ok := item["notReady"]; ok {
+		m.NotReady = d.bool(item, "notReady")
+	}
 	if c, ok := d.optMap(item, "last"); ok {
 		m.Last = &rollback.Change{Kind: rollback.ChangeKind(d.str(c, "kind")), From: d.str(c, "from"), To: d.str(c, "to"), At: d.time(c, "at"),
 			By: rollback.By(d.str(c, "by")), Incident: d.str(c, "incident"), Alarm: d.str(c, "alarm")}

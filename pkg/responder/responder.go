@@ -198,6 +198,11 @@ func (h *Handler) observeAll(ctx context.Context, dryRun bool, by rollback.By) [
 	rs := make([]rollback.Result, 0, len(h.cfg.Targets))
 	for _, t := range h.cfg.Targets {
 		rs = append(rs, h.do(ctx, t, rollback.Request{Action: rollback.ActionObserve, DryRun: dryRun, Trigger: rollback.Trigger{By: by}}))
+		if by == rollback.BySchedule {
+			if r, ok := h.watchReadiness(ctx, t); ok {
+				rs = append(rs, r)
+			}
+		}
 	}
 	return rs
 }
@@ -238,7 +243,37 @@ func notifiable(r rollback.Result) bool {
 	case rollback.OutcomeSkipped, rollback.OutcomeIgnored:
 		return r.AlarmState == string(event.StateAlarm) && r.Code != rollback.CodeRepeat
 	}
-	return r.Code == rollback.CodeRecovered
+	return r.Code == rollback.CodeRecovered || r.Code == rollback.CodeNotReady || r.Code == rollback.CodeReadyAgain
+}
+
+// readinessEvery is how often the schedule checks each target's readiness: the check reads the whole
+// history, the stage's export and the account's alarms, too much for every 5-minute tick.
+const readinessEvery = time.Hour
+
+// watchReadiness runs the schedule's readiness check of t when it is due, and answers it (to be
+// notified) only when the target turned not ready or is ready again.
+func (h *Handler) watchReadiness(ctx context.Context, t target.Target) (rollback.Result, bool) {
+	e := h.engines[t.Kind]
+	if due, err := e.ReadinessDue(ctx, t, readinessEvery); err != nil || !due {
+		return rollback.Result{}, false
+	}
+	res := h.check(ctx, []target.Target{t})[0]
+	if res.Readiness == nil {
+		return rollback.Result{}, false
+	}
+	changed, err := e.NoteReadiness(ctx, t, res.Readiness.Ready)
+	if err != nil {
+		h.log.WarnContext(ctx, "could not note the readiness check", "target", t.String(), "error", err.Error())
+		return rollback.Result{}, false
+	}
+	if !changed {
+		return rollback.Result{}, false
+	}
+	res.Code = rollback.CodeReadyAgain
+	if !res.Readiness.Ready {
+		res.Code = rollback.CodeNotReady
+	}
+	return res, true
 }
 
 func (h *Handler) alarm(ctx context.Context, a event.Alarm) rollback.Result {

@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,4 +99,38 @@ func (e *Engine) Check(ctx context.Context, t target.Target) (res Result) {
 		res.Reason = fmt.Sprintf("%s is not ready: the next alarm could not roll it back", t)
 	}
 	return res
+}
+
+// ReadinessDue reports whether the schedule's readiness check of t is due (none within every), from
+// Rewind's memory.
+func (e *Engine) ReadinessDue(ctx context.Context, t target.Target, every time.Duration) (bool, error) {
+	rec, err := e.store.Load(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return rec.Claim == nil && e.now().Sub(rec.Memory.CheckedAt) >= every, nil
+}
+
+// NoteReadiness records what the schedule's check found, and reports whether it changed: a target
+// that turned not ready (or, first seen, is not ready), or is ready again. A lost compare-and-set
+// means another instance just noted it: no change to report.
+func (e *Engine) NoteReadiness(ctx context.Context, t target.Target, ready bool) (changed bool, err error) {
+	rec, err := e.store.Load(ctx, t)
+	if err != nil || rec.Claim != nil {
+		return false, err
+	}
+	first := rec.Memory.CheckedAt.IsZero()
+	changed = rec.Memory.NotReady == ready || (first && !ready)
+	if first && ready {
+		changed = false
+	}
+	next := Record{Memory: rec.Memory.clone(), Switched: rec.Switched}
+	next.Memory.CheckedAt, next.Memory.NotReady = e.now().UTC(), !ready
+	if _, err := e.store.Save(ctx, t, rec, next); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return false, nil
+		}
+		return false, err
+	}
+	return changed, nil
 }

@@ -25,6 +25,10 @@ type Memory struct {
 	// BlindSince is when observing the target began to fail (zero while it works), and BlindUntil when
 	// it worked again after that: sightings older than BlindUntil may have missed a release.
 	BlindSince, BlindUntil time.Time
+	// CheckedAt is when the schedule last checked the target's readiness, and NotReady what it found:
+	// a change is notified once, not every tick.
+	CheckedAt time.Time
+	NotReady  bool
 }
 
 // Recovery is an alarm's transition to OK, and whether it was reported as closing a rollback.

@@ -67,6 +67,8 @@ const (
 	CodeCleared       Code = "cleared"             // known-bad marks and loop guard reset
 	CodeStatus        Code = "status"              // a status answer
 	CodeChecked       Code = "checked"             // a check answered (its "ready" says the verdict)
+	CodeNotReady      Code = "not-ready"           // the schedule found the target no longer ready (notified once)
+	CodeReadyAgain    Code = "ready-again"         // the schedule found it ready again (notified once)
 	CodeRecovered     Code = "recovered"           // an alarm that caused a rollback returned to OK
 	CodeOKRecorded    Code = "ok-recorded"         // an alarm's return to OK recorded (no rollback to close)
 	CodeUnchanged     Code = "unchanged"           // observe: the timeline already says what is live
