@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
 	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
 	"github.com/rewind-sre/rewind/pkg/demo/rie"
 	"github.com/rewind-sre/rewind/pkg/demo/traffic"
@@ -133,6 +134,13 @@ type Report struct {
 	Handler        time.Duration // the handler's run, as the emulator's REPORT line says
 	ColdStart      time.Duration // the bootstrap's init, on the first invocation (the observe), as the emulator reports it
 	Observed       Decision      // Rewind's answer to the scheduled observe before the release
+	Check          CheckAnswer   // Rewind's answer to {"action":"check"}, right after the release
+	Checked        time.Time     // when it answered
+	CheckTook      time.Duration // the check's round trip
+	CheckWrites    int           // writes API Gateway's control plane applied while the check ran
+	MemoryWrites   int           // writes Rewind's memory table applied while the check ran
+	CheckCalls     []string      // the control-plane operations the check called, in order
+	LiveAfterCheck string        // what the stage served once the check had answered
 	Switched       time.Time     // Rewind's UpdateStage reached API Gateway
 	FirstRecovered time.Time     // when a user got the first 2xx from the legacy deployment after the failure began
 	Decision       Decision      // Rewind's answer to the alarm
@@ -155,6 +163,48 @@ type Decision struct {
 	Reason     string  `json:"reason"`
 	Alarm      string  `json:"alarm,omitempty"`
 	DurationMS float64 `json:"durationMs,omitempty"`
+}
+
+// CheckAnswer is Rewind's answer to {"action":"check"}: whether the next alarm could roll the target
+// back, the checks that say so, and what an alarm now would do.
+type CheckAnswer struct {
+	Action     string     `json:"action"`
+	Target     string     `json:"target"`
+	Outcome    string     `json:"outcome"`
+	Code       string     `json:"code"`
+	Ready      bool       `json:"ready"`
+	Reason     string     `json:"reason"`
+	Checks     []Check    `json:"checks"`
+	Plan       *CheckPlan `json:"plan"`
+	DurationMS float64    `json:"durationMs,omitempty"`
+}
+
+// Check is one of the check's checks.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // pass, warn or fail
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// CheckPlan is what an alarm at the time of the check would do.
+type CheckPlan struct {
+	Outcome string `json:"outcome"`
+	Code    string `json:"code"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Rule    string `json:"rule"`
+	Reason  string `json:"reason"`
+}
+
+// Find is the check of that name.
+func (c CheckAnswer) Find(name string) (Check, bool) {
+	for _, k := range c.Checks {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Check{}, false
 }
 
 // StatusAnswer is the part of Rewind's status answer the story shows.
@@ -267,7 +317,13 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	defer cancel()
 	rep.Start = time.Now()
 	p.restart(rep.Start)
-	w, err := newWorld(o.Port, rep.Start)
+	alarm := cloudwatch.Alarm{
+		Name: AlarmName, Description: "5XX on " + APIName + "/" + StageName + ": Rewind rolls the stage back",
+		AccountID: account, Region: region, Namespace: "AWS/ApiGateway", Metric: "5XXError",
+		Dimensions: []cloudwatch.Dimension{{Name: "ApiName", Value: APIName}, {Name: "Stage", Value: StageName}},
+		Period:     o.Period, Threshold: o.Threshold, TopicARN: topicARN, ConfigUpdated: rep.Start.Add(-time.Hour),
+	}
+	w, err := newWorld(o.Port, rep.Start, alarm)
 	if err != nil {
 		return rep, err
 	}
@@ -285,7 +341,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	if o.Logs != nil {
 		logs = o.Logs
 	}
-	fn, err := rie.Start(ctx, rie.Config{Emulator: rep.Emulator, Bootstrap: rep.Bootstrap, Env: functionEnv(w, tmp), Output: logs})
+	fn, err := rie.Start(ctx, rie.Config{Emulator: rep.Emulator, Bootstrap: rep.Bootstrap, FunctionName: FunctionName, Env: functionEnv(w, tmp), Output: logs})
 	if err != nil {
 		return rep, err
 	}
@@ -300,12 +356,6 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 		}
 	}()
 
-	alarm := cloudwatch.Alarm{
-		Name: AlarmName, Description: "5XX on " + APIName + "/" + StageName + ": Rewind rolls the stage back",
-		AccountID: account, Region: region, Namespace: "AWS/ApiGateway", Metric: "5XXError",
-		Dimensions: []cloudwatch.Dimension{{Name: "ApiName", Value: APIName}, {Name: "Stage", Value: StageName}},
-		Period:     o.Period, Threshold: o.Threshold, TopicARN: topicARN, ConfigUpdated: rep.Start.Add(-time.Hour),
-	}
 	eval, err := cloudwatch.NewEvaluator(alarm, rep.Start)
 	if err != nil {
 		return rep, err
@@ -316,6 +366,8 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	p.textf("          %s  %-40s released at t+%02.0fs\n", LambdaID, lambdaDesc, o.Warmup.Seconds())
 	p.textf("        Rewind: TARGETS=%s/%s, AWS_ENDPOINT_URL_API_GATEWAY=%s\n", w.apiID, StageName, w.control)
 	p.textf("                its memory: MEMORY_TABLE=%s in a local DynamoDB, AWS_ENDPOINT_URL_DYNAMODB=%s\n", MemoryTable, w.memory)
+	p.textf("                its account, for the check: the alarm in a local CloudWatch, AWS_ENDPOINT_URL_CLOUDWATCH=%s;\n", w.alarms)
+	p.textf("                function %s (reserved concurrency %d) in a local Lambda, AWS_ENDPOINT_URL_LAMBDA=%s\n", FunctionName, ReservedConcurrency, w.lambda)
 	p.textf("        alarm %s: Sum(5XXError) >= %g in %s on ApiName=%s, Stage=%s -> SNS -> Rewind\n",
 		AlarmName, o.Threshold, o.Period, APIName, StageName)
 	p.textf("        traffic: %d req/s\n\n", o.RPS)
@@ -441,6 +493,10 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 				}
 				st.arm()
 				p.event(rep.Released, "release: stage %s -> %s (%s)", StageName, LambdaID, lambdaLabel)
+				// What an operator would ask now: could the next alarm roll this release back?
+				if err := check(ctx, p, w, fn, rep); err != nil {
+					return err
+				}
 			}
 			if rep.Alarm.IsZero() {
 				if c, changed := eval.Evaluate(now); changed && c.New == cloudwatch.StateAlarm {
@@ -459,6 +515,7 @@ func tell(ctx context.Context, o Options, p *printer, w *world, fn *rie.Function
 // deliver hands the alarm's state change to Rewind as SNS would, and checks what Rewind did.
 func deliver(ctx context.Context, p *printer, w *world, fn *rie.Function, c cloudwatch.StateChange, rep *Report) error {
 	rep.Alarm, rep.AlarmReason = c.At, c.Reason
+	w.cw.SetAlarmState(AlarmName, cwlocal.StateAlarm, c.Reason)
 	// The stage's switch is learned from API Gateway only after Rewind answers, and the first 2xx
 	// after it may come before the answer: hold the lines until the recovery, then print them in
 	// time order.
@@ -595,11 +652,21 @@ func observe(ctx context.Context, p *printer, fn *rie.Function, rep *Report) err
 	var answer struct {
 		Results []Decision `json:"results"`
 	}
-	if err := json.Unmarshal(resp.Body, &answer); err != nil || len(answer.Results) != 1 || answer.Results[0].Outcome != "ok" {
-		return fmt.Errorf("observe: want one ok result: %v: %s", err, body(resp.Body))
+	// One observe result; the schedule may add its readiness check's answer when that changed (here,
+	// on the stage's oldest deployment, rightly not ready).
+	if err := json.Unmarshal(resp.Body, &answer); err != nil || len(answer.Results) == 0 ||
+		answer.Results[0].Action != "observe" || answer.Results[0].Outcome != "ok" {
+		return fmt.Errorf("observe: want an ok observe result: %v: %s", err, body(resp.Body))
 	}
 	rep.Observed = answer.Results[0]
-	p.event(time.Now(), "Rewind's scheduled observe (every 5 minutes in template.yaml): %s", rep.Observed.Reason)
+	now := time.Now()
+	p.event(now, "Rewind's scheduled observe (every 5 minutes in template.yaml): %s", rep.Observed.Reason)
+	for _, r := range answer.Results[1:] {
+		if r.Action != "check" || r.Outcome != "ok" {
+			return fmt.Errorf("observe: an unexpected %s result (%s): %s", r.Action, r.Outcome, body(resp.Body))
+		}
+		p.event(now, "the schedule's readiness check: %s", r.Reason)
+	}
 	return nil
 }
 
@@ -610,6 +677,62 @@ func scheduledEvent(at time.Time) []byte {
 		"account": account, "time": at.UTC().Format(time.RFC3339), "region": region,
 		"resources": []string{"arn:aws:events:" + region + ":" + account + ":rule/rewind-Observe"}, "detail": map[string]any{}})
 	return b
+}
+
+// check asks Rewind {"action":"check"} with the release live (before it, the stage serves the oldest
+// deployment and there is rightly nowhere to go), shows the answer in one line, and fails the story
+// unless Rewind is ready with a plan back to the legacy deployment and wrote nothing.
+func check(ctx context.Context, p *printer, w *world, fn *rie.Function, rep *Report) error {
+	calls, stageWrites, memoryWrites := len(w.gw.Calls()), w.gw.Writes(), w.ddb.Writes()
+	resp, err := command(ctx, fn, "check")
+	rep.Checked, rep.CheckTook = time.Now(), resp.Took
+	if err != nil {
+		return err
+	}
+	for _, c := range w.gw.Calls()[calls:] {
+		rep.CheckCalls = append(rep.CheckCalls, c.Op)
+	}
+	rep.CheckWrites, rep.MemoryWrites = w.gw.Writes()-stageWrites, w.ddb.Writes()-memoryWrites
+	rep.LiveAfterCheck = w.live()
+	if err := json.Unmarshal(resp.Body, &rep.Check); err != nil || rep.Check.Action != "check" {
+		return fmt.Errorf("check: want one check answer: %v: %s", err, body(resp.Body))
+	}
+	c := rep.Check
+	var pass int
+	var warns, fails []string
+	for _, k := range c.Checks {
+		switch k.Status {
+		case "pass":
+			pass++
+		case "warn":
+			warns = append(warns, fmt.Sprintf("%s (%s)", k.Name, k.Detail))
+		default:
+			fails = append(fails, fmt.Sprintf("%s (%s)", k.Name, k.Detail))
+		}
+	}
+	line := "check: not ready — " + c.Reason
+	if pl := c.Plan; c.Ready && pl != nil && pl.Outcome == "planned" {
+		line = fmt.Sprintf("check: ready — an alarm now would roll %s back from %s to %s (%s)", c.Target, pl.From, pl.To, pl.Rule)
+	} else if c.Ready {
+		line = "check: ready, but " + c.Reason
+	}
+	line += fmt.Sprintf("; %d of %d checks pass", pass, len(c.Checks))
+	if len(fails) > 0 {
+		line += "; failed: " + strings.Join(fails, ", ")
+	}
+	if len(warns) > 0 {
+		line += "; warnings: " + strings.Join(warns, ", ")
+	}
+	p.event(rep.Checked, "%s; answered in %s", line, ms(rep.CheckTook))
+	switch pl := c.Plan; {
+	case c.Outcome != "ok" || !c.Ready:
+		return fmt.Errorf("check: Rewind is not ready right after the release (outcome %s): %s", c.Outcome, c.Reason)
+	case pl == nil || pl.Outcome != "planned" || pl.From != LambdaID || pl.To != LegacyID:
+		return fmt.Errorf("check: an alarm now would not roll %s back to %s: plan %s", LambdaID, LegacyID, compactJSON(pl))
+	case rep.CheckWrites != 0 || rep.LiveAfterCheck != LambdaID:
+		return fmt.Errorf("check: it wrote the stage (%d writes among %v); the stage serves %s", rep.CheckWrites, rep.CheckCalls, rep.LiveAfterCheck)
+	}
+	return nil
 }
 
 func askStatus(ctx context.Context, p *printer, fn *rie.Function, rep *Report) error {
@@ -719,9 +842,10 @@ func (r Report) missing() string {
 	return "still showing the recovery"
 }
 
-// functionEnv is the bootstrap's whole environment. Only the local API Gateway is reachable: every
-// other AWS endpoint points at a closed loopback port and no shared config or credentials are read,
-// so the demo can never reach a real account whatever the developer's shell holds.
+// functionEnv is the bootstrap's whole environment. Only the demo's local services are reachable (API
+// Gateway, DynamoDB, and CloudWatch and Lambda for the check): every other AWS endpoint points at a
+// closed loopback port and no shared config or credentials are read, so the demo can never reach a
+// real account whatever the developer's shell holds.
 func functionEnv(w *world, tmp string) []string {
 	return []string{
 		"TARGETS=" + w.apiID + "/" + StageName,
@@ -730,6 +854,9 @@ func functionEnv(w *world, tmp string) []string {
 		"AWS_ENDPOINT_URL_API_GATEWAY=" + w.control,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + w.memory,
 		"MEMORY_TABLE=" + MemoryTable,
+		"AWS_ENDPOINT_URL_CLOUDWATCH=" + w.alarms,
+		"AWS_ENDPOINT_URL_LAMBDA=" + w.lambda,
+		"ALARM_TOPIC_ARN=" + topicARN,
 		"AWS_ENDPOINT_URL=http://127.0.0.1:1",
 		"AWS_CONFIG_FILE=" + filepath.Join(tmp, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(tmp, "no-aws-credentials"),

@@ -83,7 +83,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	order := []struct {
 		what string
 		at   time.Time
-	}{{"release", rep.Released}, {"first 5xx", rep.FirstFailure}, {"alarm", rep.Alarm}, {"delivered", rep.Delivered},
+	}{{"release", rep.Released}, {"check", rep.Checked}, {"first 5xx", rep.FirstFailure}, {"alarm", rep.Alarm}, {"delivered", rep.Delivered},
 		{"switched", rep.Switched}, {"first 2xx after", rep.FirstRecovered}}
 	for i, s := range order {
 		if s.at.IsZero() {
@@ -111,7 +111,9 @@ func TestDemoTellsTheStory(t *testing.T) {
 	if rep.InvokeTook <= 0 || rep.Handler <= 0 {
 		t.Errorf("invoke took %s, the emulator's REPORT said %s", rep.InvokeTook, rep.Handler)
 	}
-	for _, want := range []string{"ALARM luna-api-5xx: Threshold Crossed", `"outcome":"rolled-back"`, "first 2xx after",
+	checkedRightAfterRelease(t, rep)
+	for _, want := range []string{"ALARM luna-api-5xx: Threshold Crossed",
+		"check: ready — an alarm now would roll ", "back from dep2 to dep1 (timeline)", `"outcome":"rolled-back"`, "first 2xx after",
 		"timeline", "notification delivered to Rewind", "nothing left running", "bootstrap built for linux/",
 		templateLine(t)} {
 		if !strings.Contains(out.String(), want) {
@@ -120,6 +122,54 @@ func TestDemoTellsTheStory(t *testing.T) {
 	}
 	inTimeOrder(t, out.String())
 	nothingLeft(t, rep)
+}
+
+// checkedRightAfterRelease: the report holds Rewind's answer to {"action":"check"} asked with the
+// release live: ready, a plan back to the legacy deployment, the demo's alarm reaching the stage
+// through the local CloudWatch, the reservation read from the local Lambda, an answer in
+// milliseconds (an account read sent to a closed port would retry for seconds), and nothing written.
+func checkedRightAfterRelease(t *testing.T, rep demo.Report) {
+	t.Helper()
+	c := rep.Check
+	if c.Action != "check" || c.Outcome != "ok" || c.Code != "checked" || !c.Ready || !strings.HasSuffix(c.Target, "/"+demo.StageName) {
+		t.Errorf("check answer %+v: want ok, checked, ready, on the stage", c)
+	}
+	if pl := c.Plan; pl == nil || pl.Outcome != "planned" || pl.From != demo.LambdaID || pl.To != demo.LegacyID || pl.Rule != "timeline" {
+		t.Errorf("check's plan %+v: want planned %s -> %s by the timeline", pl, demo.LambdaID, demo.LegacyID)
+	}
+	for name, detail := range map[string]string{
+		"alarms-reach-target":  demo.AlarmName,
+		"reserved-concurrency": fmt.Sprint(demo.ReservedConcurrency),
+		"somewhere-to-go":      demo.LegacyID,
+		"target-readable":      demo.LambdaID,
+		"lambda-qualified":     "",
+	} {
+		if k, ok := c.Find(name); !ok || k.Status != "pass" || !strings.Contains(k.Detail, detail) {
+			t.Errorf("check %s: %+v (found %v), want pass naming %q", name, k, ok, detail)
+		}
+	}
+	for _, k := range c.Checks {
+		if k.Status == "fail" {
+			t.Errorf("check %s failed: %s", k.Name, k.Detail)
+		}
+	}
+	if rep.CheckTook <= 0 || rep.CheckTook > time.Second {
+		t.Errorf("the check took %s, want milliseconds", rep.CheckTook)
+	}
+	// Nothing of the check wrote the stage (nor Rewind's memory): no write applied, no write called,
+	// and the release still live; and it did read the stage, so the count is of something.
+	if rep.CheckWrites != 0 || rep.MemoryWrites != 0 || rep.LiveAfterCheck != demo.LambdaID {
+		t.Errorf("during the check: %d control-plane writes, %d memory writes; the stage served %s after it",
+			rep.CheckWrites, rep.MemoryWrites, rep.LiveAfterCheck)
+	}
+	if len(rep.CheckCalls) == 0 {
+		t.Error("the check called nothing on the control plane")
+	}
+	for _, op := range rep.CheckCalls {
+		if !strings.HasPrefix(op, "Get") {
+			t.Errorf("the check called %s on the control plane (all its calls: %v), want reads only", op, rep.CheckCalls)
+		}
+	}
 }
 
 // templateLine is the start of the demo's line on the same incident in AWS, read independently from

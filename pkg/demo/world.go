@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
 	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
+	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
+	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
 	"github.com/rewind-sre/rewind/pkg/demo/traffic"
 )
 
@@ -29,8 +32,13 @@ const (
 	legacyDesc   = "HTTP proxy to api-origin.luna.com (EC2)"
 	lambdaDesc   = "Lambda api-user-id"
 	userPathHelp = "/user/{id}"
+	lambdaARN    = "arn:aws:lambda:" + region + ":" + account + ":function:api-user-id:live"
 	// MemoryTable is Rewind's memory table in the demo's local DynamoDB.
 	MemoryTable = "rewind-demo-memory"
+	// FunctionName is Rewind's function (AWS_LAMBDA_FUNCTION_NAME under the emulator) in the demo's
+	// local Lambda, and ReservedConcurrency its reservation there, the template's default.
+	FunctionName        = "rewind"
+	ReservedConcurrency = 2
 )
 
 func label(dep string) string {
@@ -44,12 +52,17 @@ func label(dep string) string {
 }
 
 // world is everything the demo serves on loopback: the local API Gateway's control plane (what
-// Rewind talks to) and data plane (what users call), and the EC2 origin the legacy deployment
-// proxies to.
+// Rewind talks to) and data plane (what users call), the EC2 origin the legacy deployment proxies
+// to, Rewind's memory in a local DynamoDB, and what {"action":"check"} reads of the account: the
+// alarm in a local CloudWatch and Rewind's own function in a local Lambda.
 type world struct {
 	gw        *apigwlocal.Server
 	ddb       *ddblocal.Server // Rewind's memory table, MemoryTable
 	memory    string           // its base URL
+	cw        *cwlocal.Server  // the demo's alarm, AlarmName
+	alarms    string           // its base URL
+	lam       *lambdalocal.Server
+	lambda    string // its base URL
 	apiID     string
 	control   string // control plane base URL
 	data      string // data plane base URL
@@ -84,8 +97,9 @@ func serve(addr string, h http.Handler) (base string, stop func(context.Context)
 }
 
 // newWorld starts the origin, the API Gateway (control plane on a free port, data plane on
-// dataPort, 0 for a free one) and arranges the API with the legacy deployment live on the stage.
-func newWorld(dataPort int, start time.Time) (*world, error) {
+// dataPort, 0 for a free one) and arranges the API with the legacy deployment live on the stage; and
+// Rewind's memory, CloudWatch holding alarm and Lambda holding Rewind's function, each on a free port.
+func newWorld(dataPort int, start time.Time, alarm cloudwatch.Alarm) (*world, error) {
 	w := &world{}
 	ok := false
 	defer func() {
@@ -118,6 +132,27 @@ func newWorld(dataPort int, start time.Time) (*world, error) {
 	w.track(memory, stopDB)
 	w.memory = memory
 
+	// What "check" reads of the account: the alarms that send to Rewind's topic, and its function's
+	// reserved concurrency. Unserved, its SDK clients would retry a closed port for seconds.
+	w.cw = cwlocal.New(cwlocal.Options{Region: region, Account: account})
+	w.cw.PutMetricAlarm(metricAlarm(alarm))
+	alarms, stopCW, err := serve("127.0.0.1:0", w.cw)
+	if err != nil {
+		return nil, fmt.Errorf("CloudWatch (the alarm): listen: %w", err)
+	}
+	w.track(alarms, stopCW)
+	w.alarms = alarms
+
+	w.lam = lambdalocal.New(nil)
+	w.lam.CreateFunction(FunctionName)
+	w.lam.SetReservedConcurrency(FunctionName, ReservedConcurrency)
+	lambda, stopLambda, err := serve("127.0.0.1:0", w.lam)
+	if err != nil {
+		return nil, fmt.Errorf("Lambda (Rewind's function): listen: %w", err)
+	}
+	w.track(lambda, stopLambda)
+	w.lambda = lambda
+
 	api := w.gw.CreateRestAPI(APIName)
 	w.apiID = api.ID
 	target, _ := url.Parse(origin)
@@ -129,7 +164,9 @@ func newWorld(dataPort int, start time.Time) (*world, error) {
 		}}
 	// The legacy deployment is old: it has served for a day when the demo starts.
 	if _, err := w.gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{ID: LegacyID, Description: legacyDesc,
-		CreatedDate: start.Add(-24 * time.Hour), Backend: tagged(proxy)}); err != nil {
+		CreatedDate: start.Add(-24 * time.Hour), Backend: tagged(proxy),
+		Methods: []apigwlocal.Method{{Path: "/user/{id}", HTTPMethod: http.MethodGet,
+			Integration: apigwlocal.Integration{Type: "HTTP_PROXY", URI: "https://api-origin.luna.com/user/{id}"}}}}); err != nil {
 		return nil, fmt.Errorf("API Gateway: create deployment %s: %w", LegacyID, err)
 	}
 	if err := w.gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: StageName, DeploymentID: LegacyID,
@@ -144,6 +181,24 @@ func newWorld(dataPort int, start time.Time) (*world, error) {
 	w.data = data
 	ok = true
 	return w, nil
+}
+
+// metricAlarm is the demo's alarm as CloudWatch describes it: the Sum of the stage's 5XXError over
+// one period against the threshold, ALARM and OK actions to Rewind's topic, OK to begin with.
+func metricAlarm(a cloudwatch.Alarm) cwlocal.Alarm {
+	dims := make([]cwlocal.Dimension, len(a.Dimensions))
+	for i, d := range a.Dimensions {
+		dims[i] = cwlocal.Dimension{Name: d.Name, Value: d.Value}
+	}
+	cmp := a.Comparison
+	if cmp == "" {
+		cmp = cloudwatch.GreaterThanOrEqualToThreshold
+	}
+	return cwlocal.Alarm{Name: a.Name, Description: a.Description, Namespace: a.Namespace, MetricName: a.Metric,
+		Dimensions: dims, Statistic: "Sum", Period: int32(a.Period / time.Second),
+		EvaluationPeriods: int32(max(a.EvaluationPeriods, 1)), DatapointsToAlarm: int32(a.DatapointsToAlarm),
+		Threshold: a.Threshold, ComparisonOperator: cmp, TreatMissingData: "notBreaching",
+		AlarmActions: []string{a.TopicARN}, OKActions: []string{a.TopicARN}, State: cwlocal.StateOK}
 }
 
 func (w *world) track(base string, stop func(context.Context) error) {
@@ -164,7 +219,10 @@ func (w *world) release(now time.Time, failAfter time.Duration) error {
 		rw.Header().Set("x-amzn-ErrorType", "InternalServerErrorException")
 		writeJSON(rw, http.StatusBadGateway, map[string]string{"message": "Internal server error"})
 	}))
-	if _, err := w.gw.CreateDeployment(w.apiID, apigwlocal.DeploymentSpec{ID: LambdaID, Description: lambdaDesc, Backend: backend}); err != nil {
+	// What GetExport describes of it ("check" reads it): the method calls the function's alias, which
+	// a stage rollback can undo, not $LATEST.
+	methods := []apigwlocal.Method{{Path: "/user/{id}", HTTPMethod: http.MethodGet, Integration: apigwlocal.LambdaProxy(region, lambdaARN)}}
+	if _, err := w.gw.CreateDeployment(w.apiID, apigwlocal.DeploymentSpec{ID: LambdaID, Description: lambdaDesc, Backend: backend, Methods: methods}); err != nil {
 		return fmt.Errorf("API Gateway: create deployment %s: %w", LambdaID, err)
 	}
 	if err := w.gw.SetDeploymentID(w.apiID, StageName, LambdaID); err != nil {
