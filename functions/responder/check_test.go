@@ -176,3 +176,21 @@ func TestCheckOfEveryTarget(t *testing.T) {
 		}
 	}
 }
+
+// A read the role is refused (AccessDenied) is a warning naming the refusal, and the check still
+// answers: the export, the alarm listing, the function's concurrency.
+func TestCheckNamesARefusedPermission(t *testing.T) {
+	w, tg := readyWorld(t)
+	w.rest.InjectFault("GetExport", apigwlocal.Fault{Status: 403, Times: 100})
+	w.cw.InjectFault(awslocal.AnyOperation, awslocal.Fault{Status: 403, Times: 100})
+	w.lam.InjectFault(awslocal.AnyOperation, awslocal.Fault{Status: 403, Times: 100})
+	a, _ := runCheck(t, w, map[string]string{config.EnvTargets: tg, config.EnvAlarmTopicARN: alarmTopic}, `{"action":"check"}`)
+	if !a.Ready {
+		t.Fatalf("refused reads of optional checks made the target not ready: %+v", a)
+	}
+	for _, name := range []string{"lambda-qualified", "alarms-reach-target", "reserved-concurrency"} {
+		if a.status(name) != "warn" || !strings.Contains(a.detail(name), "AccessDenied") {
+			t.Errorf("%s: %s %q, want a warning naming AccessDenied", name, a.status(name), a.detail(name))
+		}
+	}
+}
