@@ -148,7 +148,7 @@ func newWorld(dataPort int, start time.Time, alarm cloudwatch.Alarm) (*world, er
 	w.lam.SetReservedConcurrency(FunctionName, ReservedConcurrency)
 	lambda, stopLambda, err := serve("127.0.0.1:0", w.lam)
 	if err != nil {
-		return nil, fmt.Errorf("Lambda (Rewind's function): listen: %w", err)
+		return nil, fmt.Errorf("local Lambda (Rewind's function): listen: %w", err)
 	}
 	w.track(lambda, stopLambda)
 	w.lambda = lambda

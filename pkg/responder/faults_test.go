@@ -314,8 +314,6 @@ func (w faultWorld) retry(t *testing.T, h *responder.Handler, a alarmDef, firstO
 	}
 }
 
-func kindTimes(f apigwlocal.Fault) int { return max(f.Times, 1) }
-
 // TestSixThrottledWritesRollBackOnceWithTheProductionPolicy: the figure, with
 // awsretry.Default itself (its real backoff, not the tests' millisecond one) and Lambda's 30 s
 // timeout: six 429s in a row on UpdateStage still end in one rollback, in one invocation.
