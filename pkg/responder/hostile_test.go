@@ -389,7 +389,7 @@ func TestForceNeverWidensTargets(t *testing.T) {
 	if _, err := w.newHandler(bad, fastRetry, nil); err == nil || !strings.Contains(err.Error(), "not in TARGETS") {
 		t.Errorf("ALARM_TARGETS outside TARGETS: %v", err)
 	}
-	testenv.Figure(t, "manual commands outside TARGETS: %d tried (5 stages x 5 actions x force x dryRun), all refused, 0 calls to those stages, 0 writes", tried)
+	testenv.Figure(t, "manual commands outside TARGETS: %d tried (%d stages x %d actions x force x dryRun), all refused, 0 calls to those stages, 0 writes", tried, len(outside), len(rollback.Actions))
 }
 
 // TestLogsCarryNoCredentials runs the handler's busiest paths (a rollback, a failure, status, a bad
