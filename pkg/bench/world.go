@@ -223,7 +223,7 @@ func (w *World) AddAPI(n int) error {
 		return fmt.Errorf("world: create stage: %w", err)
 	}
 	w.API, w.N = api, n
-	w.Target = target.Target{Kind: target.KindRESTStage, APIID: api.ID, Stage: StageName}
+	w.Target = target.Target{Kind: target.KindRESTStage, Resource: api.ID, Slot: StageName}
 	w.Old, w.New = ids[n-2], ids[n-1]
 	return nil
 }

@@ -101,7 +101,7 @@ func TestBoundedMemoryFits(t *testing.T) {
 	}
 	defer w.Close()
 	for i, claim := range []bool{false, true} {
-		tg := target.Target{Kind: target.KindRESTStage, APIID: "bound" + string(rune('a'+i)), Stage: bench.StageName}
+		tg := target.Target{Kind: target.KindRESTStage, Resource: "bound" + string(rune('a'+i)), Slot: bench.StageName}
 		size, err := w.MemoryItemSize(context.Background(), tg, bench.BoundedRecord(claim))
 		if err != nil {
 			t.Fatal(err)

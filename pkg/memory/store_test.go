@@ -33,8 +33,8 @@ import (
 const table = "rewind-memory"
 
 var (
-	rest  = target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}
-	other = target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "dev"}
+	rest  = target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}
+	other = target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "dev"}
 	at    = time.Date(2026, 11, 25, 3, 20, 0, 0, time.UTC)
 )
 
@@ -133,7 +133,7 @@ func TestStoreAgainstThreeDynamoDBs(t *testing.T) {
 
 func compareAndSet(t *testing.T, b backend) {
 	ctx := context.Background()
-	tg := target.Target{Kind: target.KindLambdaAlias, APIID: "cas-" + b.name, Stage: "live"}
+	tg := target.Target{Kind: target.KindLambdaAlias, Resource: "cas-" + b.name, Slot: "live"}
 	zero, err := b.store.Load(ctx, tg)
 	if err != nil || zero.Version != 0 || zero.Claim != nil {
 		t.Fatalf("a target never written: %+v, %v", zero, err)
@@ -181,7 +181,7 @@ func roundTrip(t *testing.T, b backend) {
 
 func auditLog(t *testing.T, b backend) {
 	ctx := context.Background()
-	tg := target.Target{Kind: target.KindCloudFront, APIID: "E2QWRUHAPOMQZL", Stage: "/api/" + b.name + "/*"}
+	tg := target.Target{Kind: target.KindCloudFront, Resource: "E2QWRUHAPOMQZL", Slot: "/api/" + b.name + "/*"}
 	for i := range 25 {
 		e := rollback.Entry{At: at.Add(time.Duration(i) * time.Second), Action: rollback.ActionRollback, Outcome: rollback.OutcomeRolledBack,
 			Code: rollback.CodeRolledBack, From: "new", To: "legacy", Rule: rollback.RuleFallback, By: rollback.ByAlarm, Alarm: "cf-5xx",
@@ -230,7 +230,7 @@ func unreadable(t *testing.T, b backend) {
 		"version missing":  {"version": nil},
 		"time not RFC3339": {"guard": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("yesterday")}}},
 	} {
-		tg := target.Target{Kind: target.KindHTTPStage, APIID: "h1b2c3d4e5", Stage: strings.ReplaceAll(name, " ", "-")}
+		tg := target.Target{Kind: target.KindHTTPStage, Resource: "h1b2c3d4e5", Slot: strings.ReplaceAll(name, " ", "-")}
 		base := map[string]types.AttributeValue{"pk": s("target#" + tg.String()), "sk": s("memory"), "version": &types.AttributeValueMemberN{Value: "1"},
 			"schema": &types.AttributeValueMemberN{Value: "1"}, "bad": &types.AttributeValueMemberL{}, "incidents": &types.AttributeValueMemberL{},
 			"timeline": &types.AttributeValueMemberL{}, "guard": &types.AttributeValueMemberL{}}
@@ -256,7 +256,7 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 // a conflict, never retried into a blind write.
 func faults(t *testing.T, b backend) {
 	ctx := context.Background()
-	tg := target.Target{Kind: target.KindRESTStage, APIID: "f1b2c3d4e5", Stage: b.name}
+	tg := target.Target{Kind: target.KindRESTStage, Resource: "f1b2c3d4e5", Slot: b.name}
 	for _, f := range []awslocal.Fault{{Status: 429, Times: 3}, {Status: 500, Times: 2}, {Status: 503, Times: 2}, {Reset: true, Times: 2}} {
 		b.faults.InjectFault("GetItem", f)
 		if _, err := b.store.Load(ctx, tg); err != nil {

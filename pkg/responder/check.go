@@ -173,7 +173,7 @@ func (r reach) check(t target.Target) []rollback.Check {
 		out = append(out, rollback.Check{Name: "alarms-ambiguous", Status: rollback.CheckWarn, Detail: strings.Join(r.ambiguous, "; "),
 			Fix: "give each alarm one target: one API and stage (or one alias, one path pattern) per alarm"})
 	}
-	if m := r.misnamed[t.Stage]; t.Kind == target.KindRESTStage && len(m) > 0 {
+	if m := r.misnamed[t.Slot]; t.Kind == target.KindRESTStage && len(m) > 0 {
 		out = append(out, rollback.Check{Name: "alarm-api-name", Status: rollback.CheckWarn,
 			Detail: fmt.Sprintf("alarms name an ApiName no API in TARGETS has, so they reach nothing: %s", strings.Join(m, ", ")),
 			Fix:    "set the template's RestApiName to the API's name, as CloudWatch's ApiName dimension shows it"})

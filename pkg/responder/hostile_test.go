@@ -142,7 +142,7 @@ func (w hostileWorld) inputs() []hostileInput {
 		{name: "deploymentId %2F", payload: []byte(`{"action":"deploy","deploymentId":"d1%2F..%2F"}`), want: `deployment id "d1%2F..%2F": malformed`},
 		{name: "deploymentId spaces", payload: []byte(`{"action":"deploy","deploymentId":"d1 d2"}`), want: `deployment id "d1 d2": malformed`},
 		{name: "deploymentId 1 KB", payload: []byte(`{"action":"deploy","deploymentId":"` + kb + `"}`), want: "(1024 bytes)"},
-		{name: "deploymentId of another API", payload: []byte(`{"action":"deploy","deploymentId":"zz9"}`), want: "deployment zz9 does not exist in API"},
+		{name: "deploymentId of another API", payload: []byte(`{"action":"deploy","deploymentId":"zz9"}`), want: "deployment zz9 is not in the history of"},
 		{name: "reason with a forged log line", payload: []byte(`{"action":"rollback","reason":"x\n{\"level\":\"WARN\",\"msg\":\"decision\",\"outcome\":\"rolled-back\"}"}`), want: "contains control or formatting characters"},
 		{name: "target outside TARGETS", payload: []byte(`{"action":"rollback","target":"` + w.other + `/prod","force":true}`), want: "is not in TARGETS"},
 

@@ -263,7 +263,7 @@ func observe(s State, now time.Time) Memory {
 func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 	dep, ok := find(s.History, id)
 	if !ok {
-		return fail(CodeUnknownDeployment, "deployment %s does not exist in API %s (%d deployments in its history)", id, t.APIID, len(s.History))
+		return fail(CodeUnknownDeployment, "deployment %s is not in the history of %s (%d deployments)", id, t, len(s.History))
 	}
 	if id == s.Live && s.Canary == nil {
 		return skip(CodeAlreadyLive, "%s already serves %s", t, id)
@@ -295,7 +295,7 @@ func chooseEarlier(t target.Target, s State, mem Memory) (Deployment, Rule, Deci
 		fb, ok := find(s.History, t.Fallback)
 		switch {
 		case !ok:
-			return fb, "", fail(CodeFallbackMissing, "pinned fallback deployment %s of %s does not exist in API %s", t.Fallback, t, t.APIID)
+			return fb, "", fail(CodeFallbackMissing, "pinned fallback deployment %s of %s is not in its history", t.Fallback, t)
 		case t.Fallback == s.Live:
 			return fb, "", skip(CodeOnFallback, "%s already serves its pinned fallback %s", t, s.Live)
 		case s.Memory.IsBad(t.Fallback):

@@ -34,7 +34,7 @@ func BenchmarkDecideRollback(b *testing.B) {
 				mem.Timeline = append(mem.Timeline, rollback.Sighting{Deployment: fmt.Sprintf("gone%03d", i), Since: base.Add(-time.Duration(rollback.MaxTimeline-i) * time.Hour), How: rollback.HowObserved})
 			}
 			state := rollback.State{Live: live, History: history, Memory: mem, LastUpdated: base}
-			t := target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}
+			t := target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}
 			tr := rollback.Trigger{By: "alarm", Alarm: "api-5xx", Incident: "inc", AlarmTime: base.Add(time.Hour), Now: base.Add(time.Hour),
 				Guard: rollback.DefaultGuard}
 			if d := rollback.DecideRollback(t, state, tr); d.Verdict != rollback.Act || d.Plan.Rule != rollback.RulePrevious {

@@ -11,7 +11,7 @@ import (
 
 var (
 	t0   = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	prod = target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}
+	prod = target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}
 )
 
 func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
@@ -87,7 +87,7 @@ func TestDecideRollback(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tg := tc.target
-			if tg.APIID == "" {
+			if tg.Resource == "" {
 				tg = prod
 			}
 			d := DecideRollback(tg, tc.state, tc.trigger)

@@ -17,7 +17,7 @@ import (
 
 var (
 	base = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
-	tg   = target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}
+	tg   = target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}
 )
 
 func history() []rollback.Deployment {

@@ -44,7 +44,7 @@ func TestReasonsReadAsSentences(t *testing.T) {
 	}
 	// Check's reason says ready or not ready, in words.
 	eng := rollback.NewEngine(rollbacktest.NewStrategy("d1", history()...), rollbacktest.NewStore(), rollback.Options{Now: now})
-	if r := eng.Check(context.Background(), target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}); !strings.Contains(r.Reason, "is not ready") {
+	if r := eng.Check(context.Background(), target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}); !strings.Contains(r.Reason, "is not ready") {
 		t.Errorf("check with nowhere to go: %q", r.Reason)
 	}
 }

@@ -13,16 +13,16 @@ func TestParseKinds(t *testing.T) {
 		want Target
 		name string
 	}{
-		{"a1b2c3d4e5/prod", Target{Kind: KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}, "a1b2c3d4e5/prod"},
-		{"rest:a1b2c3d4e5/prod@d1", Target{Kind: KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod", Fallback: "d1"}, "a1b2c3d4e5/prod"},
-		{"http:h1b2c3d4e5/$default", Target{Kind: KindHTTPStage, APIID: "h1b2c3d4e5", Stage: "$default"}, "http:h1b2c3d4e5/$default"},
+		{"a1b2c3d4e5/prod", Target{Kind: KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}, "a1b2c3d4e5/prod"},
+		{"rest:a1b2c3d4e5/prod@d1", Target{Kind: KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod", Fallback: "d1"}, "a1b2c3d4e5/prod"},
+		{"http:h1b2c3d4e5/$default", Target{Kind: KindHTTPStage, Resource: "h1b2c3d4e5", Slot: "$default"}, "http:h1b2c3d4e5/$default"},
 		{"h1b2c3d4e5/$default", Target{}, ""},    // REST stages have no $default
 		{"http:h1b2c3d4e5/$other", Target{}, ""}, // the one "$" name is $default
-		{"http:h1b2c3d4e5/live@dep9", Target{Kind: KindHTTPStage, APIID: "h1b2c3d4e5", Stage: "live", Fallback: "dep9"}, "http:h1b2c3d4e5/live"},
-		{"lambda:api-user-id:live", Target{Kind: KindLambdaAlias, APIID: "api-user-id", Stage: "live"}, "lambda:api-user-id:live"},
-		{"lambda:api-user-id:live@7", Target{Kind: KindLambdaAlias, APIID: "api-user-id", Stage: "live", Fallback: "7"}, "lambda:api-user-id:live"},
-		{"cloudfront:E2QWRUHAPOMQZL:/api/users/*@legacy-ec2", Target{Kind: KindCloudFront, APIID: "E2QWRUHAPOMQZL", Stage: "/api/users/*", Fallback: "legacy-ec2"}, "cloudfront:E2QWRUHAPOMQZL:/api/users/*"},
-		{"cloudfront:E2QWRUHAPOMQZL:*@api-origin.luna.com", Target{Kind: KindCloudFront, APIID: "E2QWRUHAPOMQZL", Stage: "*", Fallback: "api-origin.luna.com"}, "cloudfront:E2QWRUHAPOMQZL:*"},
+		{"http:h1b2c3d4e5/live@dep9", Target{Kind: KindHTTPStage, Resource: "h1b2c3d4e5", Slot: "live", Fallback: "dep9"}, "http:h1b2c3d4e5/live"},
+		{"lambda:api-user-id:live", Target{Kind: KindLambdaAlias, Resource: "api-user-id", Slot: "live"}, "lambda:api-user-id:live"},
+		{"lambda:api-user-id:live@7", Target{Kind: KindLambdaAlias, Resource: "api-user-id", Slot: "live", Fallback: "7"}, "lambda:api-user-id:live"},
+		{"cloudfront:E2QWRUHAPOMQZL:/api/users/*@legacy-ec2", Target{Kind: KindCloudFront, Resource: "E2QWRUHAPOMQZL", Slot: "/api/users/*", Fallback: "legacy-ec2"}, "cloudfront:E2QWRUHAPOMQZL:/api/users/*"},
+		{"cloudfront:E2QWRUHAPOMQZL:*@api-origin.luna.com", Target{Kind: KindCloudFront, Resource: "E2QWRUHAPOMQZL", Slot: "*", Fallback: "api-origin.luna.com"}, "cloudfront:E2QWRUHAPOMQZL:*"},
 		{"cloudfront:E2QWRUHAPOMQZL:/u/@me/*@old", Target{}, ""}, // "@" in a pattern would read two ways
 	} {
 		got, err := Parse(tc.in)
@@ -139,7 +139,7 @@ func TestResolveByTheDimensionsOfEachKind(t *testing.T) {
 		}
 	}
 	// One REST target only: a Lambda Errors alarm still reaches it, as before this grammar existed.
-	single := NewResolver([]Target{{Kind: KindRESTStage, APIID: "abc", Stage: "prod"}}, nil, nil)
+	single := NewResolver([]Target{{Kind: KindRESTStage, Resource: "abc", Slot: "prod"}}, nil, nil)
 	if got, ok, _, _ := single.Resolve(context.Background(), "api-user-id errors", dims{"FunctionName": "api-user-id"}); !ok || got.String() != "abc/prod" {
 		t.Errorf("single REST target: %v %v", got, ok)
 	}
@@ -151,7 +151,7 @@ func TestResolveByTheDimensionsOfEachKind(t *testing.T) {
 		t.Errorf("ApiName alarm without REST targets: %v %v %s %v", got, ok, why, err)
 	}
 	// One alias only: an alarm about another function is not about it.
-	alias := NewResolver([]Target{{Kind: KindLambdaAlias, APIID: "fn", Stage: "live"}}, nil, nil)
+	alias := NewResolver([]Target{{Kind: KindLambdaAlias, Resource: "fn", Slot: "live"}}, nil, nil)
 	if got, ok, why, _ := alias.Resolve(context.Background(), "other errors", dims{"FunctionName": "other"}); ok {
 		t.Errorf("an alarm on another function reached %v", got)
 	} else if !strings.Contains(why, `FunctionName="other"`) {

@@ -425,7 +425,7 @@ func (r *Resolver) byDimensions(alarmName string, dims Dimensions) (rf ref, name
 		if hasStage {
 			rf.what += " Stage=" + quote(stage)
 		}
-		rf.matches = keep(KindHTTPStage, func(t Target) bool { return t.APIID == id && (!hasStage || t.Stage == stage) })
+		rf.matches = keep(KindHTTPStage, func(t Target) bool { return t.Resource == id && (!hasStage || t.Slot == stage) })
 	case r.has(dims, "FunctionName", KindLambdaAlias):
 		// Resource is "function:alias" (or "function:version") on a per-alias metric; a metric of the
 		// whole function has no Resource and names every alias of it that is a target.
@@ -435,11 +435,11 @@ func (r *Resolver) byDimensions(alarmName string, dims Dimensions) (rf ref, name
 		if hasRes {
 			rf.what += " Resource=" + quote(res)
 		}
-		rf.matches = keep(KindLambdaAlias, func(t Target) bool { return t.APIID == fn && (!hasRes || res == fn+":"+t.Stage) })
+		rf.matches = keep(KindLambdaAlias, func(t Target) bool { return t.Resource == fn && (!hasRes || res == fn+":"+t.Slot) })
 	case r.has(dims, "DistributionId", KindCloudFront):
 		id, _ := dims.Dimension("DistributionId")
 		rf = ref{kind: KindCloudFront, what: "dimension DistributionId=" + quote(id)}
-		rf.matches = keep(KindCloudFront, func(t Target) bool { return t.APIID == id })
+		rf.matches = keep(KindCloudFront, func(t Target) bool { return t.Resource == id })
 	default:
 		return ref{}, false
 	}
@@ -491,7 +491,7 @@ func (r *Resolver) byAPIID(alarmName, apiName string, ids []string, dims Dimensi
 			}
 			e.Candidates = append(e.Candidates, name)
 			for _, t := range r.targets {
-				if t.Kind == KindRESTStage && t.APIID == id && (!hasStage || t.Stage == stage) {
+				if t.Kind == KindRESTStage && t.Resource == id && (!hasStage || t.Slot == stage) {
 					e.Targets = append(e.Targets, t)
 				}
 			}
@@ -499,7 +499,7 @@ func (r *Resolver) byAPIID(alarmName, apiName string, ids []string, dims Dimensi
 		return ref{}, e
 	}
 	for _, t := range r.targets {
-		if t.Kind == KindRESTStage && t.APIID == ids[0] && (!hasStage || t.Stage == stage) {
+		if t.Kind == KindRESTStage && t.Resource == ids[0] && (!hasStage || t.Slot == stage) {
 			rf.matches = append(rf.matches, t)
 		}
 	}

@@ -127,7 +127,7 @@ func TestParse(t *testing.T) {
 		}
 	}
 	got, err := Parse("a1b2c3d4e5/prod@d1legacy")
-	if err != nil || got.APIID != "a1b2c3d4e5" || got.Stage != "prod" || got.Fallback != "d1legacy" || got.String() != "a1b2c3d4e5/prod" {
+	if err != nil || got.Resource != "a1b2c3d4e5" || got.Slot != "prod" || got.Fallback != "d1legacy" || got.String() != "a1b2c3d4e5/prod" {
 		t.Errorf("Parse = %+v, %v", got, err)
 	}
 }

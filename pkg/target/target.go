@@ -37,18 +37,17 @@ const (
 // Kinds lists every kind, for messages and wiring.
 var Kinds = []Kind{KindRESTStage, KindHTTPStage, KindLambdaAlias, KindCloudFront}
 
-// Target is one thing Rewind is allowed to move. The three fields mean, by kind:
+// Target is one thing Rewind is allowed to move: a slot of a resource that serves one deployment at a
+// time. The fields mean, by kind:
 //
-//	kind        APIID              Stage                      Fallback
+//	kind        Resource           Slot                       Fallback
 //	rest, http  API id             stage name                 pinned deployment id
 //	lambda      function name      alias name                 pinned version
 //	cloudfront  distribution id    cache behaviour's pattern  legacy origin id
-//
-// The names are the REST ones so the core's decisions and messages read the same for every kind.
 type Target struct {
-	Kind  Kind
-	APIID string
-	Stage string
+	Kind     Kind
+	Resource string
+	Slot     string
 	// Fallback, when set, is where an alarm sends the target (the seed's "HTTP proxy to the old
 	// EC2" deployment, or its EC2 origin in CloudFront), whatever the history says.
 	Fallback string
@@ -59,17 +58,17 @@ type Target struct {
 func (t Target) String() string {
 	switch t.Kind {
 	case KindHTTPStage:
-		return "http:" + t.APIID + "/" + t.Stage
+		return "http:" + t.Resource + "/" + t.Slot
 	case KindLambdaAlias:
-		return "lambda:" + t.APIID + ":" + t.Stage
+		return "lambda:" + t.Resource + ":" + t.Slot
 	case KindCloudFront:
-		return "cloudfront:" + t.APIID + ":" + t.Stage
+		return "cloudfront:" + t.Resource + ":" + t.Slot
 	}
-	return t.APIID + "/" + t.Stage
+	return t.Resource + "/" + t.Slot
 }
 
 // IsDefaultBehavior reports whether a CloudFront target names the default cache behaviour.
-func (t Target) IsDefaultBehavior() bool { return t.Kind == KindCloudFront && t.Stage == "*" }
+func (t Target) IsDefaultBehavior() bool { return t.Kind == KindCloudFront && t.Slot == "*" }
 
 // Grammar is the grammar of one target, for messages that tell how to write TARGETS.
 const Grammar = "restApiId/stage[@fallbackDeploymentId] (or rest:restApiId/stage[@fallbackDeploymentId]), " +
@@ -135,7 +134,7 @@ func parseStage(kind Kind, s, body string) (Target, error) {
 	case hasFallback && !ValidID(fallback):
 		return Target{}, fmt.Errorf("target %s: fallback deployment %s: %w (want 1-64 letters or digits)", quote(s), quote(fallback), ErrMalformed)
 	}
-	return Target{Kind: KindRESTStage, APIID: api, Stage: stage, Fallback: fallback}, nil
+	return Target{Kind: KindRESTStage, Resource: api, Slot: stage, Fallback: fallback}, nil
 }
 
 func parseLambda(s, body string) (Target, error) {
@@ -151,7 +150,7 @@ func parseLambda(s, body string) (Target, error) {
 	case hasFallback && !validVersion(fallback):
 		return Target{}, fmt.Errorf("target %s: fallback version %s: %w (want a published version number)", quote(s), quote(fallback), ErrMalformed)
 	}
-	return Target{Kind: KindLambdaAlias, APIID: fn, Stage: alias, Fallback: fallback}, nil
+	return Target{Kind: KindLambdaAlias, Resource: fn, Slot: alias, Fallback: fallback}, nil
 }
 
 func parseCloudFront(s, body string) (Target, error) {
@@ -170,7 +169,7 @@ func parseCloudFront(s, body string) (Target, error) {
 	case strings.Contains(rest, "@") && !validOrigin(origin):
 		return Target{}, fmt.Errorf("target %s: legacy origin id %s: %w (want 1-128 of A-Z a-z 0-9 ._~:+-)", quote(s), quote(origin), ErrMalformed)
 	}
-	return Target{Kind: KindCloudFront, APIID: dist, Stage: pattern, Fallback: origin}, nil
+	return Target{Kind: KindCloudFront, Resource: dist, Slot: pattern, Fallback: origin}, nil
 }
 
 // quote bounds and escapes untrusted text before it goes into an error or a log line.

@@ -49,13 +49,13 @@ func (*Strategy) Name() string { return "cloudfront-behavior" }
 // the behaviour and the origins (the "history"); the distribution says whether the last change has
 // reached every edge.
 func (s *Strategy) Read(ctx context.Context, t target.Target, _ bool) (rollback.State, error) {
-	out, err := s.api.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: &t.APIID})
+	out, err := s.api.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: &t.Resource})
 	if err != nil {
-		return rollback.State{}, fmt.Errorf("distribution %s: get distribution: %w", t.APIID, classify(err))
+		return rollback.State{}, fmt.Errorf("distribution %s: get distribution: %w", t.Resource, classify(err))
 	}
 	d := out.Distribution
 	if d == nil || d.DistributionConfig == nil {
-		return rollback.State{}, fmt.Errorf("distribution %s: answered no configuration", t.APIID)
+		return rollback.State{}, fmt.Errorf("distribution %s: answered no configuration", t.Resource)
 	}
 	cfg := d.DistributionConfig
 	live, err := behaviorOrigin(t, cfg)
@@ -80,14 +80,14 @@ func behavior(t target.Target, cfg *types.DistributionConfig) (*string, error) {
 	var patterns []string
 	if cb := cfg.CacheBehaviors; cb != nil {
 		for i := range cb.Items {
-			if aws.ToString(cb.Items[i].PathPattern) == t.Stage {
+			if aws.ToString(cb.Items[i].PathPattern) == t.Slot {
 				return cb.Items[i].TargetOriginId, nil
 			}
 			patterns = append(patterns, aws.ToString(cb.Items[i].PathPattern))
 		}
 	}
 	return nil, fmt.Errorf("%s: %w: distribution %s has no cache behaviour for path pattern %q (it has: %s; \"*\" is the default)",
-		t, rollback.ErrNotFound, t.APIID, t.Stage, strings.Join(patterns, ", "))
+		t, rollback.ErrNotFound, t.Resource, t.Slot, strings.Join(patterns, ", "))
 }
 
 func behaviorOrigin(t target.Target, cfg *types.DistributionConfig) (string, error) {
@@ -105,12 +105,12 @@ func setBehaviorOrigin(t target.Target, cfg *types.DistributionConfig, origin st
 		return nil
 	}
 	for i := range cfg.CacheBehaviors.Items {
-		if aws.ToString(cfg.CacheBehaviors.Items[i].PathPattern) == t.Stage {
+		if aws.ToString(cfg.CacheBehaviors.Items[i].PathPattern) == t.Slot {
 			cfg.CacheBehaviors.Items[i].TargetOriginId = aws.String(origin)
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: no cache behaviour for path pattern %q", t, t.Stage)
+	return fmt.Errorf("%s: no cache behaviour for path pattern %q", t, t.Slot)
 }
 
 func originIDs(cfg *types.DistributionConfig) []string {
@@ -151,13 +151,13 @@ func history(cfg *types.DistributionConfig) []rollback.Deployment {
 func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan) error {
 	var lastErr error
 	for range writeAttempts {
-		out, err := s.api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &t.APIID})
+		out, err := s.api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &t.Resource})
 		if err != nil {
-			return fmt.Errorf("distribution %s: get distribution config: %w", t.APIID, classify(err))
+			return fmt.Errorf("distribution %s: get distribution config: %w", t.Resource, classify(err))
 		}
 		cfg := out.DistributionConfig
 		if cfg == nil || aws.ToString(out.ETag) == "" {
-			return fmt.Errorf("distribution %s: answered no configuration or no ETag", t.APIID)
+			return fmt.Errorf("distribution %s: answered no configuration or no ETag", t.Resource)
 		}
 		live, err := behaviorOrigin(t, cfg)
 		if err != nil {
@@ -177,7 +177,7 @@ func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan)
 		if err := setBehaviorOrigin(t, cfg, p.To); err != nil {
 			return err
 		}
-		_, err = s.api.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: &t.APIID, IfMatch: out.ETag, DistributionConfig: cfg})
+		_, err = s.api.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: &t.Resource, IfMatch: out.ETag, DistributionConfig: cfg})
 		var pf *types.PreconditionFailed
 		if errors.As(err, &pf) {
 			lastErr = err

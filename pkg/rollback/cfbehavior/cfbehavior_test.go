@@ -141,7 +141,7 @@ func TestDeployForwardAgainNeedsForceAfterARollback(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	f := newFixture(t)
 	missing := f.target
-	missing.Stage = "/nope/*"
+	missing.Slot = "/nope/*"
 	if _, err := cfbehavior.New(f.client).Read(context.Background(), missing, true); !errors.Is(err, rollback.ErrNotFound) || !strings.Contains(err.Error(), users) {
 		t.Errorf("unknown path pattern: %v", err)
 	}
@@ -151,7 +151,7 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("legacy origin not in the distribution: %+v", res)
 	}
 	otherDist := f.target
-	otherDist.APIID = "E0000000000000"
+	otherDist.Resource = "E0000000000000"
 	if _, err := cfbehavior.New(f.client).Read(context.Background(), otherDist, false); !errors.Is(err, rollback.ErrNotFound) {
 		t.Errorf("unknown distribution: %v", err)
 	}

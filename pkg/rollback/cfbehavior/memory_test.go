@@ -92,10 +92,10 @@ func TestTwoBehavioursOfOneDistributionKeepSeparateMemories(t *testing.T) {
 		{"observe users after a human's change", usersT, ordersT, fresh, observe, rollback.CodeRecorded, 0},
 	} {
 		if c.human != "" {
-			f.setOrigin(t, c.acted.Stage, c.human)
+			f.setOrigin(t, c.acted.Slot, c.human)
 		}
 		other, otherLog, writes := f.store.Record(c.other), f.store.Entries(c.other), f.cf.Writes()
-		otherOrigin := f.view(t).Behaviors[c.other.Stage]
+		otherOrigin := f.view(t).Behaviors[c.other.Slot]
 		res := do(eng, clk, c.acted, c.req)
 		if res.Code != c.code || res.Target != c.acted.String() {
 			t.Fatalf("%s: %+v", c.name, res)
@@ -106,8 +106,8 @@ func TestTwoBehavioursOfOneDistributionKeepSeparateMemories(t *testing.T) {
 		if got := f.store.Entries(c.other); len(got) != len(otherLog) {
 			t.Errorf("%s wrote %s's audit log: %+v", c.name, c.other, got)
 		}
-		if f.cf.Writes()-writes != c.writes || f.view(t).Behaviors[c.other.Stage] != otherOrigin {
-			t.Errorf("%s: %d writes, %s's behaviour on %s", c.name, f.cf.Writes()-writes, c.other, f.view(t).Behaviors[c.other.Stage])
+		if f.cf.Writes()-writes != c.writes || f.view(t).Behaviors[c.other.Slot] != otherOrigin {
+			t.Errorf("%s: %d writes, %s's behaviour on %s", c.name, f.cf.Writes()-writes, c.other, f.view(t).Behaviors[c.other.Slot])
 		}
 	}
 	for _, c := range []struct {

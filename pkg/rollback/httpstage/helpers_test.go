@@ -41,7 +41,7 @@ func newFixture(t *testing.T, n int, autoDeploy bool) *fixture {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	id := gw.CreateAPI()
-	f := &fixture{gw: gw, target: target.Target{Kind: target.KindHTTPStage, APIID: id, Stage: "live"}, store: rollbacktest.NewStore()}
+	f := &fixture{gw: gw, target: target.Target{Kind: target.KindHTTPStage, Resource: id, Slot: "live"}, store: rollbacktest.NewStore()}
 	for i := range n {
 		d, err := gw.CreateDeployment(id, apigwv2.Deployment{Description: fmt.Sprintf("build %d", i), CreatedDate: base.Add(time.Duration(i) * time.Minute)})
 		if err != nil {
@@ -64,7 +64,7 @@ func newFixture(t *testing.T, n int, autoDeploy bool) *fixture {
 
 func (f *fixture) live(t *testing.T) apigwv2.Stage {
 	t.Helper()
-	st, ok := f.gw.Stage(f.target.APIID, "live")
+	st, ok := f.gw.Stage(f.target.Resource, "live")
 	if !ok {
 		t.Fatal("stage gone")
 	}
@@ -74,7 +74,7 @@ func (f *fixture) live(t *testing.T) apigwv2.Stage {
 // setLive points the stage at dep as a human in the console would (not counted in Writes).
 func (f *fixture) setLive(t *testing.T, dep string) {
 	t.Helper()
-	if !f.gw.SetDeployment(f.target.APIID, f.target.Stage, dep) {
+	if !f.gw.SetDeployment(f.target.Resource, f.target.Slot, dep) {
 		t.Fatal("stage gone")
 	}
 }

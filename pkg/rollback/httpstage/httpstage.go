@@ -63,7 +63,7 @@ func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) 
 		return rollback.State{}, stageErr
 	}
 	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("HTTP API %s: get deployments: %w", t.APIID, classify(histErr))
+		return rollback.State{}, fmt.Errorf("HTTP API %s: get deployments: %w", t.Resource, classify(histErr))
 	}
 	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history, LastUpdated: aws.ToTime(stage.LastUpdatedDate)}
 	if st.Live == "" {
@@ -73,7 +73,7 @@ func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) 
 }
 
 func (s *Strategy) getStage(ctx context.Context, t target.Target) (*apigatewayv2.GetStageOutput, error) {
-	out, err := s.api.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &t.APIID, StageName: &t.Stage})
+	out, err := s.api.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &t.Resource, StageName: &t.Slot})
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: get stage: %w", t, classify(err))
 	}
@@ -86,7 +86,7 @@ func (s *Strategy) getStage(ctx context.Context, t target.Target) (*apigatewayv2
 func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Deployment, error) {
 	var out []rollback.Deployment
 	// No MaxResults: AWS documents no maximum for v2, and a value it refuses would cost the rollback.
-	in := &apigatewayv2.GetDeploymentsInput{ApiId: &t.APIID}
+	in := &apigatewayv2.GetDeploymentsInput{ApiId: &t.Resource}
 	seen := map[string]bool{}
 	for range maxPages {
 		page, err := s.api.GetDeployments(ctx, in)
@@ -124,7 +124,7 @@ func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan)
 	default:
 		return fmt.Errorf("stage %s: switch %s -> %s: %w: the stage now serves %s", t, p.From, p.To, rollback.ErrChanged, live)
 	}
-	out, err := s.api.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{ApiId: &t.APIID, StageName: &t.Stage, DeploymentId: aws.String(p.To)})
+	out, err := s.api.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{ApiId: &t.Resource, StageName: &t.Slot, DeploymentId: aws.String(p.To)})
 	if err != nil {
 		return fmt.Errorf("stage %s: switch %s -> %s: %w", t, p.From, p.To, classify(err))
 	}

@@ -119,15 +119,15 @@ func TestThrottledWriteIsRetriedAndLandsOnce(t *testing.T) {
 
 func TestTheDefaultStageGoesThroughTheWire(t *testing.T) {
 	f := newFixture(t, 3, false)
-	if err := f.gw.CreateStage(f.target.APIID, apigwv2.Stage{Name: "$default", DeploymentID: f.deps[2].ID}); err != nil {
+	if err := f.gw.CreateStage(f.target.Resource, apigwv2.Stage{Name: "$default", DeploymentID: f.deps[2].ID}); err != nil {
 		t.Fatal(err)
 	}
-	tg, err := target.Parse("http:" + f.target.APIID + "/$default")
+	tg, err := target.Parse("http:" + f.target.Resource + "/$default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := f.engine(nil, rollback.Options{}).Do(context.Background(), tg, alarm("inc1"))
-	if st, _ := f.gw.Stage(f.target.APIID, "$default"); res.Outcome != rollback.OutcomeRolledBack || st.DeploymentID != f.deps[1].ID {
+	if st, _ := f.gw.Stage(f.target.Resource, "$default"); res.Outcome != rollback.OutcomeRolledBack || st.DeploymentID != f.deps[1].ID {
 		t.Fatalf("%+v; $default serves %s", res, st.DeploymentID)
 	}
 	if f.store.Record(tg).Memory.Last == nil || f.store.Record(f.target).Version != 0 {
@@ -138,7 +138,7 @@ func TestTheDefaultStageGoesThroughTheWire(t *testing.T) {
 func TestMissingStageIsNotFound(t *testing.T) {
 	f := newFixture(t, 2, false)
 	tg := f.target
-	tg.Stage = "gone"
+	tg.Slot = "gone"
 	for _, withHistory := range []bool{true, false} {
 		if _, err := httpstage.New(f.client).Read(context.Background(), tg, withHistory); !errors.Is(err, rollback.ErrNotFound) {
 			t.Errorf("history %v: err = %v", withHistory, err)

@@ -82,7 +82,7 @@ func TestSwitchWritesOnlyOverWhatTheDecisionRead(t *testing.T) {
 func TestAStageMovedDuringTheSwitchIsDecidedAgain(t *testing.T) {
 	f := newFixture(t, 4, false)
 	// The engine's Read is the first GetStage, the Switch's re-read the second.
-	api := &racingAPI{API: f.client, n: 2, race: func() { f.gw.SetDeployment(f.target.APIID, f.target.Stage, f.deps[1].ID) }}
+	api := &racingAPI{API: f.client, n: 2, race: func() { f.gw.SetDeployment(f.target.Resource, f.target.Slot, f.deps[1].ID) }}
 	res := f.engine(api, rollback.Options{}).Do(t.Context(), f.target, manual(rollback.ActionRollback, ""))
 	if res.Outcome != rollback.OutcomeRolledBack || res.From != f.deps[1].ID || res.To != f.deps[0].ID {
 		t.Fatalf("%+v, want %s -> %s", res, f.deps[1].ID, f.deps[0].ID)

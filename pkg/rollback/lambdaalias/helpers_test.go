@@ -60,7 +60,7 @@ func newFixture(t *testing.T, n int, live string, weights map[string]float64) *f
 			return awsretry.Policy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
 		},
 	}, func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return &fixture{lam: lam, client: client, target: target.Target{Kind: target.KindLambdaAlias, APIID: fn, Stage: "live"}, store: rollbacktest.NewStore()}
+	return &fixture{lam: lam, client: client, target: target.Target{Kind: target.KindLambdaAlias, Resource: fn, Slot: "live"}, store: rollbacktest.NewStore()}
 }
 
 func (f *fixture) alias(t *testing.T) lambdalocal.Alias {

@@ -82,13 +82,13 @@ func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) 
 		return rollback.State{}, aliasErr
 	}
 	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("function %s: list versions: %w", t.APIID, classify(histErr))
+		return rollback.State{}, fmt.Errorf("function %s: list versions: %w", t.Resource, classify(histErr))
 	}
 	return state(t, alias, history)
 }
 
 func (s *Strategy) getAlias(ctx context.Context, t target.Target) (*lambda.GetAliasOutput, error) {
-	out, err := s.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: &t.APIID, Name: &t.Stage})
+	out, err := s.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: &t.Resource, Name: &t.Slot})
 	if err != nil {
 		return nil, fmt.Errorf("alias %s: get alias: %w", t, classify(err))
 	}
@@ -110,7 +110,7 @@ func state(t target.Target, a *lambda.GetAliasOutput, history []rollback.Deploym
 
 func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Deployment, error) {
 	var out []rollback.Deployment
-	p := lambda.NewListVersionsByFunctionPaginator(s.api, &lambda.ListVersionsByFunctionInput{FunctionName: &t.APIID})
+	p := lambda.NewListVersionsByFunctionPaginator(s.api, &lambda.ListVersionsByFunctionInput{FunctionName: &t.Resource})
 	for pages := 0; p.HasMorePages(); pages++ {
 		if pages == maxPages {
 			return nil, fmt.Errorf("more than %d pages of versions", maxPages)
@@ -160,7 +160,7 @@ func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan)
 		}
 		// Any switch drops weighted routing: the canary is what is being rolled back, and a routing
 		// entry for the version now primary would be refused.
-		out, err := s.api.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: &t.APIID, Name: &t.Stage, RevisionId: cur.RevisionId,
+		out, err := s.api.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: &t.Resource, Name: &t.Slot, RevisionId: cur.RevisionId,
 			FunctionVersion: aws.String(p.To), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}})
 		var pf *types.PreconditionFailedException
 		if errors.As(err, &pf) {

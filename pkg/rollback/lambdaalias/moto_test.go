@@ -70,7 +70,7 @@ func motoFunction(t *testing.T, live string, weights map[string]float64) (*lambd
 	if _, err := client.CreateAlias(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	return client, target.Target{Kind: target.KindLambdaAlias, APIID: fn, Stage: "live"}
+	return client, target.Target{Kind: target.KindLambdaAlias, Resource: fn, Slot: "live"}
 }
 
 func bootstrapZip(t *testing.T, body string) []byte {
@@ -94,7 +94,7 @@ func TestAgainstMotoTheAliasGoesBackAndRemembers(t *testing.T) {
 	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack || res.From != "3" || res.To != "2" {
 		t.Fatalf("%+v", res)
 	}
-	a, err := client.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: &tg.APIID, Name: &tg.Stage})
+	a, err := client.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: &tg.Resource, Name: &tg.Slot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestAgainstMotoWeightedRoutingIsDropped(t *testing.T) {
 	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeCanaryRemoved || res.Rule != rollback.RuleCanary {
 		t.Fatalf("%+v", res)
 	}
-	a, err := client.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: &tg.APIID, Name: &tg.Stage})
+	a, err := client.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: &tg.Resource, Name: &tg.Slot})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	api := gw.CreateRestAPI("users")
-	f := &fixture{gw: gw, target: target.Target{Kind: target.KindRESTStage, APIID: api.ID, Stage: "prod"}, store: rollbacktest.NewStore()}
+	f := &fixture{gw: gw, target: target.Target{Kind: target.KindRESTStage, Resource: api.ID, Slot: "prod"}, store: rollbacktest.NewStore()}
 	for i := range n {
 		d, err := gw.CreateDeployment(api.ID, apigwlocal.DeploymentSpec{Description: fmt.Sprintf("build %d", i), CreatedDate: base.Add(time.Duration(i) * time.Minute)})
 		if err != nil {
@@ -68,18 +68,18 @@ func (f *fixture) addStage(t *testing.T, spec apigwlocal.StageSpec) target.Targe
 	if spec.DeploymentID == "" {
 		spec.DeploymentID = f.deps[len(f.deps)-1].ID
 	}
-	if err := f.gw.CreateStage(f.target.APIID, spec); err != nil {
+	if err := f.gw.CreateStage(f.target.Resource, spec); err != nil {
 		t.Fatal(err)
 	}
 	tg := f.target
-	tg.Stage = spec.Name
+	tg.Slot = spec.Name
 	return tg
 }
 
 // stage is what the fake holds of tg's stage now.
 func (f *fixture) stage(t *testing.T, tg target.Target) apigwlocal.Stage {
 	t.Helper()
-	st, ok := f.gw.Stage(tg.APIID, tg.Stage)
+	st, ok := f.gw.Stage(tg.Resource, tg.Slot)
 	if !ok {
 		t.Fatalf("stage %s gone", tg)
 	}
@@ -95,7 +95,7 @@ func (f *fixture) live(t *testing.T) apigwlocal.Stage {
 // through the API, so Writes does not count it.
 func (f *fixture) setLive(t *testing.T, tg target.Target, dep string) {
 	t.Helper()
-	if err := f.gw.SetDeploymentID(tg.APIID, tg.Stage, dep); err != nil {
+	if err := f.gw.SetDeploymentID(tg.Resource, tg.Slot, dep); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -94,8 +94,8 @@ type LambdaCheck struct {
 // the stage and the operation; a missing API or stage wraps rollback.ErrNotFound.
 func (i *Inspector) UnqualifiedLambdas(ctx context.Context, t target.Target) (LambdaCheck, error) {
 	out, err := i.api.GetExport(ctx, &apigateway.GetExportInput{
-		RestApiId:  aws.String(t.APIID),
-		StageName:  aws.String(t.Stage),
+		RestApiId:  aws.String(t.Resource),
+		StageName:  aws.String(t.Slot),
 		ExportType: aws.String("oas30"),
 		Parameters: map[string]string{"extensions": "integrations"},
 		Accepts:    aws.String("application/json"),

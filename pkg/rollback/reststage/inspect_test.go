@@ -23,7 +23,7 @@ const userFn = "arn:aws:lambda:us-east-1:123456789012:function:api-user-id"
 // "live" serving it.
 func (f *fixture) releaseStage(t *testing.T) target.Target {
 	t.Helper()
-	d, err := f.gw.CreateDeployment(f.target.APIID, apigwlocal.DeploymentSpec{Description: "release", CreatedDate: base, Methods: []apigwlocal.Method{
+	d, err := f.gw.CreateDeployment(f.target.Resource, apigwlocal.DeploymentSpec{Description: "release", CreatedDate: base, Methods: []apigwlocal.Method{
 		{Path: "/users/{id}", HTTPMethod: "GET", Integration: apigwlocal.LambdaProxy("us-east-1", userFn+":live")},
 		{Path: "/users/{id}", HTTPMethod: "PUT", Integration: apigwlocal.LambdaProxy("us-east-1", userFn)},
 		{Path: "/users", HTTPMethod: "POST", Integration: apigwlocal.Integration{Type: "AWS", URI: apigwlocal.LambdaURI("us-east-1", userFn+":7")}},
@@ -80,8 +80,8 @@ func TestUnqualifiedLambdasNotFound(t *testing.T) {
 	f := newFixture(t, 1)
 	in := reststage.NewInspector(f.client)
 	for _, tg := range []target.Target{
-		{Kind: target.KindRESTStage, APIID: f.target.APIID, Stage: "gone"},
-		{Kind: target.KindRESTStage, APIID: "nosuchapi1", Stage: "prod"},
+		{Kind: target.KindRESTStage, Resource: f.target.Resource, Slot: "gone"},
+		{Kind: target.KindRESTStage, Resource: "nosuchapi1", Slot: "prod"},
 	} {
 		_, err := in.UnqualifiedLambdas(context.Background(), tg)
 		if !errors.Is(err, rollback.ErrNotFound) || !strings.HasPrefix(err.Error(), "stage "+tg.String()+": get export: ") {
@@ -98,7 +98,7 @@ func (f exportFunc) GetExport(context.Context, *apigateway.GetExportInput, ...fu
 }
 
 func TestUnqualifiedLambdasRefusesAnExportItCannotRead(t *testing.T) {
-	tg := target.Target{Kind: target.KindRESTStage, APIID: "a1b2c3d4e5", Stage: "prod"}
+	tg := target.Target{Kind: target.KindRESTStage, Resource: "a1b2c3d4e5", Slot: "prod"}
 	for name, body := range map[string]string{
 		"not JSON":             `<html>`,
 		"not OpenAPI":          `{"message":"hello"}`,

@@ -114,7 +114,7 @@ func newMotoAPI(t *testing.T) *motoAPI {
 }
 
 func (m *motoAPI) target() target.Target {
-	return target.Target{Kind: target.KindRESTStage, APIID: m.id, Stage: "service"}
+	return target.Target{Kind: target.KindRESTStage, Resource: m.id, Slot: "service"}
 }
 
 // memory is Rewind's record of the stage as moto's DynamoDB holds it.

@@ -52,13 +52,13 @@ func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) 
 	if withHistory {
 		wg.Go(func() { history, histErr = s.history(ctx, t) })
 	}
-	stage, stageErr := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.APIID, StageName: &t.Stage})
+	stage, stageErr := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.Resource, StageName: &t.Slot})
 	wg.Wait()
 	if stageErr != nil {
 		return rollback.State{}, fmt.Errorf("stage %s: get stage: %w", t, classify(stageErr))
 	}
 	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.APIID, classify(histErr))
+		return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.Resource, classify(histErr))
 	}
 	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history, LastUpdated: aws.ToTime(stage.LastUpdatedDate)}
 	if c := stage.CanarySettings; c != nil {
@@ -78,7 +78,7 @@ func (s *Strategy) history(ctx context.Context, t target.Target) ([]rollback.Dep
 		pages [][]rollback.Deployment
 		total int
 	)
-	p := apigateway.NewGetDeploymentsPaginator(s.api, &apigateway.GetDeploymentsInput{RestApiId: &t.APIID, Limit: aws.Int32(PageSize)})
+	p := apigateway.NewGetDeploymentsPaginator(s.api, &apigateway.GetDeploymentsInput{RestApiId: &t.Resource, Limit: aws.Int32(PageSize)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -117,7 +117,7 @@ func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan)
 	if p.Kind != rollback.KindCanaryRollback {
 		ops = append(ops, types.PatchOperation{Op: types.OpReplace, Path: aws.String("/deploymentId"), Value: aws.String(p.To)})
 	}
-	out, err := s.api.UpdateStage(ctx, &apigateway.UpdateStageInput{RestApiId: &t.APIID, StageName: &t.Stage, PatchOperations: ops})
+	out, err := s.api.UpdateStage(ctx, &apigateway.UpdateStageInput{RestApiId: &t.Resource, StageName: &t.Slot, PatchOperations: ops})
 	if err != nil {
 		return fmt.Errorf("stage %s: switch %s -> %s: %w", t, p.From, p.To, classify(err))
 	}

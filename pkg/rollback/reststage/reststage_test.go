@@ -105,7 +105,7 @@ func TestCanaryIsRemovedNotMoved(t *testing.T) {
 func TestMissingStageIsNotFound(t *testing.T) {
 	f := newFixture(t, 2)
 	tg := f.target
-	tg.Stage = "gone"
+	tg.Slot = "gone"
 	for _, withHistory := range []bool{true, false} {
 		if _, err := reststage.New(f.client).Read(context.Background(), tg, withHistory); !errors.Is(err, rollback.ErrNotFound) {
 			t.Errorf("history %v: err = %v, want ErrNotFound", withHistory, err)

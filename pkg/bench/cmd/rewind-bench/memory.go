@@ -55,7 +55,7 @@ func memorySizes(ctx context.Context, w *bench.World, seq *int) (memSizes, error
 		m.afterMany = n
 	}
 	for i, claim := range []bool{false, true} {
-		t := target.Target{Kind: target.KindRESTStage, APIID: fmt.Sprintf("zzbound%03d", i), Stage: bench.StageName} // 10 characters, as API ids
+		t := target.Target{Kind: target.KindRESTStage, Resource: fmt.Sprintf("zzbound%03d", i), Slot: bench.StageName} // 10 characters, as API ids
 		n, err := w.MemoryItemSize(ctx, t, bench.BoundedRecord(claim))
 		if err != nil {
 			return m, fmt.Errorf("the bounded record (claim %v): %w", claim, err)
