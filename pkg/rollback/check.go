@@ -68,7 +68,7 @@ func (e *Engine) Check(ctx context.Context, t target.Target) (res Result) {
 	rd.Add(Check{Name: "target-readable", Status: CheckPass, Detail: fmt.Sprintf("%s serves %s; %d deployments in its history", t, st.Live, len(st.History))},
 		Check{Name: "memory-readable", Status: CheckPass, Detail: fmt.Sprintf("Rewind's memory of %s: %d known bad, %d sightings", t, len(rec.Memory.Bad), len(rec.Memory.Timeline))})
 	now := e.now()
-	if to, rule, d := chooseEarlier(t, st, observe(st, now)); d.Verdict == Act {
+	if to, rule, d := chooseEarlier(t, st, sighted(st, now)); d.Verdict == Act {
 		rd.Add(Check{Name: "somewhere-to-go", Status: CheckPass, Detail: fmt.Sprintf("an alarm now would roll %s back to %s (%s)", t, to.ID, rule)})
 	} else {
 		rd.Add(Check{Name: "somewhere-to-go", Status: CheckFail, Detail: d.Reason,

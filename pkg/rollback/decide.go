@@ -91,7 +91,7 @@ func fail(code Code, format string, a ...any) Decision {
 //
 // A manual Force overrides 3 and 4; 2, 4, 5 and 6 concern alarms only.
 func DecideRollback(t target.Target, s State, tr Trigger) Decision {
-	mem := observe(s, tr.Now)
+	mem := sighted(s, tr.Now)
 	alarm := tr.By == ByAlarm
 	if s.Memory.handled(tr.Incident) {
 		return skip(CodeRepeat, "incident %s (alarm %s) was already handled on %s; this is a repeated delivery", tr.Incident, tr.Alarm, t)
@@ -186,7 +186,7 @@ func DecideRecovery(t target.Target, s State, tr Trigger) Decision {
 		closes = false // this rollback's recovery was already reported
 	}
 	rec.Reported = closes
-	plan := Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleRecovered, Memory: observe(s, tr.Now).withRecovery(rec)}
+	plan := Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleRecovered, Memory: sighted(s, tr.Now).withRecovery(rec)}
 	if !closes {
 		return Decision{Verdict: Act, Code: CodeOKRecorded, Plan: plan,
 			Reason: fmt.Sprintf("alarm %s is OK since %s; recorded for %s (nothing to change)", tr.Alarm, stamp(tr.AlarmTime), t)}
@@ -223,7 +223,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // DecideObserve records the live deployment in the timeline when it is new there, and in any case
 // when it was seen (for targets that keep no change time of their own).
 func DecideObserve(t target.Target, s State, now time.Time) Decision {
-	mem := observe(s, now)
+	mem := sighted(s, now)
 	// Compare the newest sighting, not the timeline's length: a full timeline keeps its length when it
 	// records a new deployment.
 	if cur, ok := s.Memory.current(); ok && cur.Deployment == s.Live {
@@ -238,19 +238,19 @@ func DecideObserve(t target.Target, s State, now time.Time) Decision {
 // DecideClear forgets the known-bad marks and resets the loop guard. It leaves the timeline as it is:
 // a clear is no release, and re-dating the live deployment would make a pending alarm stale.
 func DecideClear(t target.Target, s State, tr Trigger) Decision {
-	mem := observe(s, tr.Now)
+	mem := sighted(s, tr.Now)
 	cleared := mem.Bad
 	mem.Bad, mem.Guard = nil, nil
 	return Decision{Verdict: Act, Code: CodeCleared, Reason: fmt.Sprintf("clear %s: forget the known-bad marks (%s) and start the loop guard again", t, orNone(strings.Join(cleared, ", "))),
 		Plan: Plan{Kind: KindRecord, From: s.Live, To: s.Live, Rule: RuleCleared, Memory: mem}}
 }
 
-// observe adds the live deployment to the timeline when it is not already the newest sighting, notes
+// sighted adds the live deployment to the timeline when it is not already the newest sighting, notes
 // when it was seen, and ends a spell of failed observing. When neither the deployment's creation, the
 // target's last change nor an earlier look bounds when it went live (a CloudFront origin), the
 // sighting's time stays unknown (zero): "now" would date an old deployment as new, and make every
 // alarm about it stale.
-func observe(s State, now time.Time) Memory {
+func sighted(s State, now time.Time) Memory {
 	m := s.Memory.seen(s.Live, liveSince(s), HowObserved)
 	m.SeenAt = now.UTC()
 	if !m.BlindSince.IsZero() {
@@ -268,7 +268,7 @@ func DecideDeploy(t target.Target, s State, id string, tr Trigger) Decision {
 	if id == s.Live && s.Canary == nil {
 		return skip(CodeAlreadyLive, "%s already serves %s", t, id)
 	}
-	mem := observe(s, tr.Now)
+	mem := sighted(s, tr.Now)
 	forced := ""
 	if mem.IsBad(id) {
 		if !tr.Force {

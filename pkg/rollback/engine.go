@@ -248,7 +248,7 @@ func (e *Engine) plan(ctx context.Context, t target.Target, st State, rec Record
 	res.Outcome, res.Reason = OutcomePlanned, "dry run: "+d.Reason+"; nothing was changed"
 	key := planKey(d.Plan)
 	res.Quiet = rec.Memory.Planned == key
-	mem := observe(st, req.Trigger.Now)
+	mem := sighted(st, req.Trigger.Now)
 	mem.Planned = key
 	if _, err := e.store.Save(ctx, t, rec, Record{Memory: mem, Switched: rec.Switched}); err != nil {
 		return e.saveFailed(err, t, "record the plan", res)
