@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
 	"github.com/rewind-sre/rewind/pkg/awslocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
 	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/config"

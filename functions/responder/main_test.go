@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"

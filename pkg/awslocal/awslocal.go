@@ -1,5 +1,5 @@
 // Package awslocal holds what the local AWS services under it share: fault injection, the record of
-// calls and the count of applied writes, the same ideas pkg/apigwlocal uses for API Gateway REST.
+// calls and the count of applied writes, the same ideas pkg/awslocal/apigateway uses for API Gateway REST.
 // Each service package (apigwv2, lambda, cloudfront) speaks its own wire format and says, per
 // status, which error its SDK expects; this package decides when a fault fires and whether the
 // change it hides was applied.

@@ -3,7 +3,7 @@
 // GetDeployments pages ∥ the memory's GetItem, then the claim's conditional PutItem, then
 // UpdateStage), any history size in ⌈N/500⌉ pages plus the stage read and the write, one memory read
 // and three memory writes per rollback, small heap, fast cold start. The benchmarks (bench_test.go)
-// measure the handler over the real SDK wire against pkg/apigwlocal and pkg/awslocal/dynamodb behind
+// measure the handler over the real SDK wire against pkg/awslocal/apigateway and pkg/awslocal/dynamodb behind
 // one endpoint; cmd/rewind-bench runs them, adds the process-level figures (binary size and each
 // client's share of it, cold start, peak memory of the real bootstrap, the size of one target's
 // memory item, the AWS CLI runbook side by side) and prints one table. Nothing here asserts a
@@ -32,7 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"

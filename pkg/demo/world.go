@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
 	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"

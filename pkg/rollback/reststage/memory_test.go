@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/target"

@@ -24,4 +24,4 @@
 //
 // Where AWS behaviour is mirrored, the comment next to it says where it was checked; where it
 // could not be checked, the comment says so too.
-package apigwlocal
+package apigateway

@@ -1,4 +1,4 @@
-package apigwlocal_test
+package apigateway_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 )
 
 // Arrange an API with the Go API, then drive it with the real SDK client over HTTP, with a throttle

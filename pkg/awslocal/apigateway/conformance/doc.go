@@ -1,4 +1,4 @@
-// Package conformance checks the local API Gateway (pkg/apigwlocal) against a client nobody on this
+// Package conformance checks the local API Gateway (pkg/awslocal/apigateway) against a client nobody on this
 // team wrote: the AWS CLI v2, whose commands are generated from AWS's own API Gateway service model
 // (botocore's apigateway/service-2.json). If the CLI reads and writes our sandbox correctly (the
 // paths and methods of each operation, epoch-second dates, the position/limit paging tokens, the

@@ -1,4 +1,4 @@
-package apigwlocal_test
+package apigateway_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package apigwlocal_test
+package apigateway_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 )
 
 const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:"

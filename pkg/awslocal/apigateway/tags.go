@@ -1,4 +1,4 @@
-package apigwlocal
+package apigateway
 
 import (
 	"maps"

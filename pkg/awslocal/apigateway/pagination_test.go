@@ -1,4 +1,4 @@
-package apigwlocal_test
+package apigateway_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
-	"github.com/rewind-sre/rewind/pkg/apigwlocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 )
 
 func TestPaginatorReadsEveryDeploymentOnce(t *testing.T) {
