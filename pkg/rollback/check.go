@@ -70,6 +70,8 @@ func (e *Engine) Check(ctx context.Context, t target.Target) (res Result) {
 	now := e.now()
 	if to, rule, d := chooseEarlier(t, st, sighted(st, now)); d.Verdict == Act {
 		rd.Add(Check{Name: "somewhere-to-go", Status: CheckPass, Detail: fmt.Sprintf("an alarm now would roll %s back to %s (%s)", t, to.ID, rule)})
+	} else if d.Verdict == Skip { // already on its pinned fallback: there is nowhere further to go, and no need
+		rd.Add(Check{Name: "somewhere-to-go", Status: CheckPass, Detail: d.Reason})
 	} else {
 		rd.Add(Check{Name: "somewhere-to-go", Status: CheckFail, Detail: d.Reason,
 			Fix: "keep earlier deployments (docs/release-tools.md), pin an existing fallback in TARGETS, or {\"action\":\"clear\"} marks that no longer hold"})

@@ -240,3 +240,14 @@ func TestAReadOlderThanTheMemorysLastSwitchIsReadAgain(t *testing.T) {
 		t.Errorf("timeline %+v: the stale d3 was recorded over the rollback", cur)
 	}
 }
+
+// A target already on its pinned fallback is ready: an alarm would leave it there, which is right.
+func TestCheckOfATargetOnItsFallbackIsReady(t *testing.T) {
+	r := newRig(rollback.Options{})
+	fb := tg
+	fb.Fallback = "d3"
+	res := r.engine.Check(context.Background(), fb)
+	if res.Readiness == nil || !res.Readiness.Ready || res.Readiness.Plan.Code != rollback.CodeOnFallback {
+		t.Fatalf("%+v %+v", res, res.Readiness)
+	}
+}
