@@ -29,6 +29,7 @@ import (
 
 	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
 	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
+	"github.com/rewind-sre/rewind/pkg/demo/internal/modroot"
 	"github.com/rewind-sre/rewind/pkg/demo/rie"
 	"github.com/rewind-sre/rewind/pkg/demo/traffic"
 	"github.com/rewind-sre/rewind/pkg/samtemplate"
@@ -881,25 +882,7 @@ func leftovers(rep Report) []string {
 }
 
 // moduleRoot is the Rewind checkout holding the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			line, _, _ := strings.Cut(string(b), "\n")
-			if strings.TrimSpace(line) == "module github.com/rewind-sre/rewind" {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the Rewind repository (no go.mod for github.com/rewind-sre/rewind above the working directory): run make demo from the checkout")
-		}
-		dir = parent
-	}
-}
+func moduleRoot() (string, error) { return modroot.Find("demo") }
 
 // newID is a random UUID-shaped id, as SNS message and subscription ids are.
 func newID() string {

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rewind-sre/rewind/pkg/demo/internal/modroot"
 	"github.com/rewind-sre/rewind/pkg/demo/rie"
 )
 
@@ -404,25 +405,7 @@ func sampleEvents(root string) ([]string, error) {
 }
 
 // moduleRoot is the Rewind checkout holding the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			line, _, _ := strings.Cut(string(b), "\n")
-			if strings.TrimSpace(line) == "module github.com/rewind-sre/rewind" {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the Rewind repository (no go.mod for github.com/rewind-sre/rewind above the working directory): run make sandbox from the checkout")
-		}
-		dir = parent
-	}
-}
+func moduleRoot() (string, error) { return modroot.Find("sandbox") }
 
 // lockedWriter serializes writes from the emulator's output and the sandbox's own notes.
 type lockedWriter struct {

@@ -11,18 +11,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
-	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-var base = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+var base = rollbacktest.Base
 
 const (
 	legacy  = "legacy-ec2"
@@ -66,13 +64,7 @@ func newFixtureWith(t *testing.T, now func() time.Time, change func(*cflocal.Spe
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := cloudfront.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: func() aws.Retryer {
-			return awsretry.Policy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
-		},
-	}, func(o *cloudfront.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	client := cloudfront.NewFromConfig(rollbacktest.AWSConfig(), func(o *cloudfront.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	f := &fixture{cf: cf, client: client, id: id, store: rollbacktest.NewStore()}
 	f.target = f.behavior(t, users)
 	return f
@@ -112,51 +104,22 @@ func (f *fixture) engine(api cfbehavior.API, o rollback.Options) *rollback.Engin
 	if api == nil {
 		api = f.client
 	}
-	if o.Now == nil {
-		o.Now = func() time.Time { return base.Add(time.Hour + 10*time.Second) }
-	}
-	return rollback.NewEngine(cfbehavior.New(api), f.store, o)
+	return rollbacktest.NewEngine(cfbehavior.New(api), f.store, o, base.Add(time.Hour+10*time.Second))
 }
 
 func alarm(incident string) rollback.Request {
-	return rollback.Request{Action: rollback.ActionRollback,
-		Trigger: rollback.Trigger{By: rollback.ByAlarm, Alarm: "users 5xx", Incident: incident, AlarmTime: base.Add(time.Hour)}}
+	return rollbacktest.Alarm("users 5xx", incident, base.Add(time.Hour))
 }
 
 func manual(action rollback.Action, origin string) rollback.Request {
-	return rollback.Request{Action: action, DeploymentID: origin, Trigger: rollback.Trigger{By: rollback.ByManual}}
+	return rollbacktest.Manual(action, origin)
 }
 
-// clock is a decision clock a test moves on by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(start time.Time) *clock { return &clock{now: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Tick moves the clock a second on and returns the new time.
-func (c *clock) Tick() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
-	return c.now
-}
-
-// do runs one request with a fresh decision time; an alarm's state change is dated then.
-func do(eng *rollback.Engine, clk *clock, tg target.Target, req rollback.Request) rollback.Result {
-	now := clk.Tick()
-	if req.Trigger.By == rollback.ByAlarm {
-		req.Trigger.AlarmTime = now
-	}
-	return eng.Do(context.Background(), tg, req)
-}
+// newClock and do are rollbacktest's, under the names the package's tests use.
+var (
+	newClock = rollbacktest.NewClock
+	do       = rollbacktest.Do
+)
 
 // leaves flattens a configuration to path -> text, each element numbered among its same-named siblings.
 func leaves(n *cflocal.Node) map[string]string {

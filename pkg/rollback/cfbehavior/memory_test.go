@@ -11,6 +11,7 @@ import (
 
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
@@ -61,10 +62,7 @@ func TestOnlyTheSwitchTouchesTheDistribution(t *testing.T) {
 			t.Errorf("%s: the distribution has a new ETag: something wrote it", step.name)
 		}
 	}
-	m := f.store.Record(f.target).Memory
-	if len(m.Bad) != 0 || len(m.Guard) != 0 || m.Timeline[len(m.Timeline)-1].How == rollback.HowObserved && m.Timeline[len(m.Timeline)-1].Since.After(m.Last.At) /* a clear re-dates nothing */ || m.Last.Kind != rollback.KindDeploy {
-		t.Errorf("memory after clear: %+v", m)
-	}
+	rollbacktest.ClearedMemory(t, f.store.Record(f.target).Memory)
 }
 
 // Two behaviours of one distribution are two targets: each has its own record, and what Rewind does

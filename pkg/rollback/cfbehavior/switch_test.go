@@ -9,38 +9,23 @@ import (
 	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 )
 
 // A dry run, the engine's or the request's, plans and never switches; the same plan decided again
 // is answered quietly (not notified twice).
 func TestDryRunPlansOnceAndNeverSwitches(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		opts rollback.Options
-		req  func(rollback.Request) rollback.Request
-	}{
-		{"engine dry run", rollback.Options{DryRun: true}, func(r rollback.Request) rollback.Request { return r }},
-		{"request dry run", rollback.Options{}, func(r rollback.Request) rollback.Request { r.DryRun = true; return r }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			before := f.view(t)
-			eng := f.engine(nil, c.opts)
-			for i, wantQuiet := range []bool{false, true} {
-				res := eng.Do(t.Context(), f.target, c.req(alarm("00aa11bb22cc33dd")))
-				if res.Outcome != rollback.OutcomePlanned || res.Code != rollback.CodeRolledBack || res.To != legacy || !res.DryRun || res.Quiet != wantQuiet {
-					t.Fatalf("dry run %d: %+v (quiet %v, want %v)", i+1, res, res.Quiet, wantQuiet)
-				}
-			}
-			after := f.view(t)
-			if f.cf.Writes() != 0 || f.cf.CallCount("UpdateDistribution") != 0 || after.ETag != before.ETag || after.Behaviors[users] != fresh || after.Comment != comment {
-				t.Error("dry run wrote")
-			}
-			if es := f.store.Entries(f.target); len(es) != 1 || !es[0].DryRun || es[0].Outcome != rollback.OutcomePlanned {
-				t.Errorf("audit log %+v, want the plan once", es)
-			}
-		})
-	}
+	rollbacktest.DryRun(t, func(t *testing.T) rollbacktest.DryRunTarget {
+		f := newFixture(t)
+		before := f.view(t)
+		return rollbacktest.DryRunTarget{Engine: func(o rollback.Options) *rollback.Engine { return f.engine(nil, o) },
+			Target: f.target, Store: f.store, Alarm: alarm("00aa11bb22cc33dd"), To: legacy,
+			Untouched: func(t *testing.T) bool {
+				after := f.view(t)
+				return f.cf.Writes() == 0 && f.cf.CallCount("UpdateDistribution") == 0 && after.ETag == before.ETag && after.Behaviors[users] == fresh && after.Comment == comment
+			},
+		}
+	})
 }
 
 // Switch reads the configuration and writes with its ETag: a behaviour that no longer routes to the

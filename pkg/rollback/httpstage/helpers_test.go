@@ -9,18 +9,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 
 	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
-	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/httpstage"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-var base = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+var base = rollbacktest.Base
 
 // teamVars are the stage variables the team set on its stage.
 var teamVars = map[string]string{"backend": "lambda", "lambdaAlias": "live"}
@@ -52,13 +50,7 @@ func newFixture(t *testing.T, n int, autoDeploy bool) *fixture {
 	if err := gw.CreateStage(id, apigwv2.Stage{Name: "live", DeploymentID: f.deps[n-1].ID, AutoDeploy: autoDeploy, Variables: teamVars}); err != nil {
 		t.Fatal(err)
 	}
-	f.client = apigatewayv2.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: func() aws.Retryer {
-			return awsretry.Policy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
-		},
-	}, func(o *apigatewayv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	f.client = apigatewayv2.NewFromConfig(rollbacktest.AWSConfig(), func(o *apigatewayv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	return f
 }
 
@@ -85,51 +77,22 @@ func (f *fixture) engine(api httpstage.API, o rollback.Options) *rollback.Engine
 	if api == nil {
 		api = f.client
 	}
-	if o.Now == nil {
-		o.Now = func() time.Time { return base.Add(2*time.Hour + 10*time.Second) }
-	}
-	return rollback.NewEngine(httpstage.New(api), f.store, o)
+	return rollbacktest.NewEngine(httpstage.New(api), f.store, o, base.Add(2*time.Hour+10*time.Second))
 }
 
 func alarm(incident string) rollback.Request {
-	return rollback.Request{Action: rollback.ActionRollback,
-		Trigger: rollback.Trigger{By: rollback.ByAlarm, Alarm: "http 5xx", Incident: incident, AlarmTime: base.Add(2 * time.Hour)}}
+	return rollbacktest.Alarm("http 5xx", incident, base.Add(2*time.Hour))
 }
 
 func manual(action rollback.Action, dep string) rollback.Request {
-	return rollback.Request{Action: action, DeploymentID: dep, Trigger: rollback.Trigger{By: rollback.ByManual}}
+	return rollbacktest.Manual(action, dep)
 }
 
-// clock is a decision clock a test moves on by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(start time.Time) *clock { return &clock{now: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Tick moves the clock a second on and returns the new time.
-func (c *clock) Tick() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
-	return c.now
-}
-
-// do runs one request with a fresh decision time; an alarm's state change is dated then.
-func do(eng *rollback.Engine, clk *clock, tg target.Target, req rollback.Request) rollback.Result {
-	now := clk.Tick()
-	if req.Trigger.By == rollback.ByAlarm {
-		req.Trigger.AlarmTime = now
-	}
-	return eng.Do(context.Background(), tg, req)
-}
+// newClock and do are rollbacktest's, under the names the package's tests use.
+var (
+	newClock = rollbacktest.NewClock
+	do       = rollbacktest.Do
+)
 
 // racingAPI runs race once, just before the n-th GetStage reaches the service: a human's change
 // between Rewind's read and its write.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 )
 
 func TestOnlyTheSwitchTouchesTheStage(t *testing.T) {
@@ -52,8 +53,5 @@ func TestOnlyTheSwitchTouchesTheStage(t *testing.T) {
 			t.Errorf("%s: stage variables %v, want the team's %v", step.name, after.Variables, teamVars)
 		}
 	}
-	m := f.store.Record(f.target).Memory
-	if len(m.Bad) != 0 || len(m.Guard) != 0 || m.Timeline[len(m.Timeline)-1].How == rollback.HowObserved && m.Timeline[len(m.Timeline)-1].Since.After(m.Last.At) /* a clear re-dates nothing */ || m.Last.Kind != rollback.KindDeploy {
-		t.Errorf("memory after clear: %+v", m)
-	}
+	rollbacktest.ClearedMemory(t, f.store.Record(f.target).Memory)
 }

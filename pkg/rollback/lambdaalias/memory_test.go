@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
@@ -51,10 +52,7 @@ func TestOnlyTheSwitchTouchesTheAlias(t *testing.T) {
 			t.Errorf("%s: the alias has a new revision: something wrote it", step.name)
 		}
 	}
-	m := f.store.Record(f.target).Memory
-	if len(m.Bad) != 0 || len(m.Guard) != 0 || m.Timeline[len(m.Timeline)-1].How == rollback.HowObserved && m.Timeline[len(m.Timeline)-1].Since.After(m.Last.At) /* a clear re-dates nothing */ || m.Last.Kind != rollback.KindDeploy {
-		t.Errorf("memory after clear: %+v", m)
-	}
+	rollbacktest.ClearedMemory(t, f.store.Record(f.target).Memory)
 }
 
 // An observe decided before a canary rollback lands saves after it: its compare-and-set loses, it

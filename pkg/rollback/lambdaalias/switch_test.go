@@ -13,37 +13,22 @@ import (
 	"github.com/rewind-sre/rewind/pkg/awslocal"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 )
 
 // A dry run, the engine's or the request's, plans and never switches; the same plan decided again
 // is answered quietly (not notified twice).
 func TestDryRunPlansOnceAndNeverSwitches(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		opts rollback.Options
-		req  func(rollback.Request) rollback.Request
-	}{
-		{"engine dry run", rollback.Options{DryRun: true}, func(r rollback.Request) rollback.Request { return r }},
-		{"request dry run", rollback.Options{}, func(r rollback.Request) rollback.Request { r.DryRun = true; return r }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, 3, "", nil)
-			before := f.alias(t)
-			eng := f.engineWith(c.opts)
-			for i, wantQuiet := range []bool{false, true} {
-				res := eng.Do(t.Context(), f.target, c.req(alarm("inc1")))
-				if res.Outcome != rollback.OutcomePlanned || res.Code != rollback.CodeRolledBack || res.To != "2" || !res.DryRun || res.Quiet != wantQuiet {
-					t.Fatalf("dry run %d: %+v (quiet %v, want %v)", i+1, res, res.Quiet, wantQuiet)
-				}
-			}
-			if a := f.alias(t); f.lam.Writes() != 0 || f.lam.CallCount("UpdateAlias") != 0 || a.FunctionVersion != "3" || a.Description != ownerDesc || a.RevisionID != before.RevisionID {
-				t.Error("dry run wrote")
-			}
-			if es := f.store.Entries(f.target); len(es) != 1 || !es[0].DryRun || es[0].Outcome != rollback.OutcomePlanned {
-				t.Errorf("audit log %+v, want the plan once", es)
-			}
-		})
-	}
+	rollbacktest.DryRun(t, func(t *testing.T) rollbacktest.DryRunTarget {
+		f := newFixture(t, 3, "", nil)
+		before := f.alias(t)
+		return rollbacktest.DryRunTarget{Engine: f.engineWith, Target: f.target, Store: f.store, Alarm: alarm("inc1"), To: "2",
+			Untouched: func(t *testing.T) bool {
+				a := f.alias(t)
+				return f.lam.Writes() == 0 && f.lam.CallCount("UpdateAlias") == 0 && a.FunctionVersion == "3" && a.Description == ownerDesc && a.RevisionID == before.RevisionID
+			},
+		}
+	})
 }
 
 // Switch reads the alias and writes with its RevisionId: an alias that no longer serves what the

@@ -9,18 +9,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
 	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
-	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 
-var base = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+var base = rollbacktest.Base
 
 // fixture is a local API Gateway with one API, n deployments a minute apart, and a prod stage live
 // on the newest, reached through the real SDK client over HTTP; store is Rewind's memory.
@@ -51,13 +49,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	if err := gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: f.deps[n-1].ID, Variables: map[string]string{"backend": "lambda"}}); err != nil {
 		t.Fatal(err)
 	}
-	f.client = apigateway.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: func() aws.Retryer {
-			return awsretry.Policy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}.Retryer()
-		},
-	}, func(o *apigateway.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	f.client = apigateway.NewFromConfig(rollbacktest.AWSConfig(), func(o *apigateway.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	return f
 }
 
@@ -103,51 +95,22 @@ func (f *fixture) setLive(t *testing.T, tg target.Target, dep string) {
 // engine is the engine over the fixture's client and store; its decision clock defaults to just
 // after the alarms' time.
 func (f *fixture) engine(o rollback.Options) *rollback.Engine {
-	if o.Now == nil {
-		o.Now = func() time.Time { return base.Add(time.Hour + 10*time.Second) }
-	}
-	return rollback.NewEngine(reststage.New(f.client), f.store, o)
+	return rollbacktest.NewEngine(reststage.New(f.client), f.store, o, base.Add(time.Hour+10*time.Second))
 }
 
 func alarm(incident string) rollback.Request {
-	return rollback.Request{Action: rollback.ActionRollback,
-		Trigger: rollback.Trigger{By: rollback.ByAlarm, Alarm: "api 5xx", Incident: incident, AlarmTime: base.Add(time.Hour)}}
+	return rollbacktest.Alarm("api 5xx", incident, base.Add(time.Hour))
 }
 
 func manual(action rollback.Action, dep string) rollback.Request {
-	return rollback.Request{Action: action, DeploymentID: dep, Trigger: rollback.Trigger{By: rollback.ByManual}}
+	return rollbacktest.Manual(action, dep)
 }
 
-// clock is a decision clock a test moves on by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(start time.Time) *clock { return &clock{now: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Tick moves the clock a second on and returns the new time.
-func (c *clock) Tick() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
-	return c.now
-}
-
-// do runs one request with a fresh decision time; an alarm's state change is dated then.
-func do(eng *rollback.Engine, clk *clock, tg target.Target, req rollback.Request) rollback.Result {
-	now := clk.Tick()
-	if req.Trigger.By == rollback.ByAlarm {
-		req.Trigger.AlarmTime = now
-	}
-	return eng.Do(context.Background(), tg, req)
-}
+// newClock and do are rollbacktest's, under the names the package's tests use.
+var (
+	newClock = rollbacktest.NewClock
+	do       = rollbacktest.Do
+)
 
 // recordingAPI keeps every UpdateStage the strategy sends.
 type recordingAPI struct {

@@ -7,39 +7,25 @@ import (
 	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
+	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
 )
 
 // A dry run, the engine's or the request's, plans and never switches; the same plan decided again
 // is answered quietly (not notified twice).
 func TestDryRunPlansOnceAndNeverSwitches(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		opts rollback.Options
-		req  func(rollback.Request) rollback.Request
-	}{
-		{"engine dry run", rollback.Options{DryRun: true}, func(r rollback.Request) rollback.Request { return r }},
-		{"request dry run", rollback.Options{}, func(r rollback.Request) rollback.Request { r.DryRun = true; return r }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, 3)
-			eng := f.engine(c.opts)
-			for i, wantQuiet := range []bool{false, true} {
-				res := eng.Do(t.Context(), f.target, c.req(alarm("inc1")))
-				if res.Outcome != rollback.OutcomePlanned || res.Code != rollback.CodeRolledBack || res.To != f.deps[1].ID || !res.DryRun || res.Quiet != wantQuiet {
-					t.Fatalf("dry run %d: %+v (quiet %v, want %v)", i+1, res, res.Quiet, wantQuiet)
+	rollbacktest.DryRun(t, func(t *testing.T) rollbacktest.DryRunTarget {
+		f := newFixture(t, 3)
+		return rollbacktest.DryRunTarget{Engine: f.engine, Target: f.target, Store: f.store, Alarm: alarm("inc1"), To: f.deps[1].ID,
+			Untouched: func(t *testing.T) bool {
+				return f.gw.Writes() == 0 && f.gw.CallCount("UpdateStage") == 0 && f.live(t).DeploymentID == f.deps[2].ID
+			},
+			Check: func(t *testing.T) {
+				if m := f.store.Record(f.target).Memory; m.Planned == "" || len(m.Bad) != 0 || m.Last != nil {
+					t.Errorf("a dry run marked something bad or recorded a change: %+v", m)
 				}
-			}
-			if f.gw.Writes() != 0 || f.gw.CallCount("UpdateStage") != 0 || f.live(t).DeploymentID != f.deps[2].ID {
-				t.Error("dry run wrote")
-			}
-			if es := f.store.Entries(f.target); len(es) != 1 || !es[0].DryRun || es[0].Outcome != rollback.OutcomePlanned {
-				t.Errorf("audit log %+v, want the plan once", es)
-			}
-			if m := f.store.Record(f.target).Memory; m.Planned == "" || len(m.Bad) != 0 || m.Last != nil {
-				t.Errorf("a dry run marked something bad or recorded a change: %+v", m)
-			}
-		})
-	}
+			},
+		}
+	})
 }
 
 // A REST stage has no conditional write: Switch does not read first, and a plan already carried out
