@@ -18,6 +18,51 @@ type alarmDef struct {
 	account, region string // "" means the rig's
 	at              time.Time
 	apiName, stage  string // the ApiName and Stage dimensions; "" for none
+	// point, when set, is the start of the one breaching datapoint's 60 s period, as CloudWatch
+	// writes it in NewStateReason (and state.reason, with reasonData's evaluatedDatapoints).
+	point time.Time
+	// math, when set, makes the alarm metric math over these (ApiName, Stage) metrics, instead of
+	// one metric on apiName and stage.
+	math [][2]string
+}
+
+// measuredUntil is the end of the data the alarm judged, as the rules read it: the newest
+// datapoint's period end, else (no dated datapoint) its state change.
+func (a alarmDef) measuredUntil() time.Time {
+	if !a.point.IsZero() {
+		return a.point.Add(60 * time.Second)
+	}
+	return a.at
+}
+
+// reason is the alarm's NewStateReason, in CloudWatch's words; dated when point is set.
+func (a alarmDef) reason() string {
+	if a.point.IsZero() {
+		return "Threshold Crossed: 1 datapoint [12.0] was greater than or equal to the threshold (5.0)."
+	}
+	return fmt.Sprintf("Threshold Crossed: 1 datapoint [12.0 (%s)] was greater than or equal to the threshold (5.0).", a.point.UTC().Format("02/01/06 15:04:05"))
+}
+
+// reasonData is state.reasonData for EventBridge and the alarm action ("" when point is unset).
+func (a alarmDef) reasonData() string {
+	if a.point.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(map[string]any{"version": "1.0", "queryDate": cwTime(a.at), "startDate": cwTime(a.point), "statistic": "Sum",
+		"period": 60, "recentDatapoints": []float64{12}, "threshold": 5.0,
+		"evaluatedDatapoints": []any{map[string]any{"timestamp": cwTime(a.point), "sampleCount": 1.0, "value": 12.0}}})
+	return string(b)
+}
+
+func snsDims(apiName, stage string) []map[string]string {
+	var dims []map[string]string
+	if apiName != "" {
+		dims = append(dims, map[string]string{"value": apiName, "name": "ApiName"})
+	}
+	if stage != "" {
+		dims = append(dims, map[string]string{"value": stage, "name": "Stage"})
+	}
+	return dims
 }
 
 func (a alarmDef) acct() string { return cmpOr(a.account, rigAccount) }
@@ -45,45 +90,67 @@ func cwTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000
 
 // message is the JSON CloudWatch publishes to SNS for a metric alarm.
 func (a alarmDef) message() string {
-	var dims []map[string]string
-	if a.apiName != "" {
-		dims = append(dims, map[string]string{"value": a.apiName, "name": "ApiName"})
-	}
-	if a.stage != "" {
-		dims = append(dims, map[string]string{"value": a.stage, "name": "Stage"})
-	}
 	old := "OK"
 	if a.state == "OK" {
 		old = "ALARM"
 	}
+	trigger := map[string]any{"MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "StatisticType": "Statistic",
+		"Statistic": "SUM", "Unit": nil, "Dimensions": snsDims(a.apiName, a.stage), "Period": 60, "EvaluationPeriods": 1,
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 5.0, "TreatMissingData": "notBreaching"}
+	if len(a.math) > 0 {
+		// Metric math, as CloudWatch publishes it: no metric of its own, Trigger.Metrics instead.
+		queries := []any{map[string]any{"Expression": "SUM(METRICS())", "Id": "e1", "Label": "5xx of both", "ReturnData": true}}
+		for k, m := range a.math {
+			queries = append(queries, map[string]any{"Id": fmt.Sprintf("m%d", k+1), "ReturnData": false,
+				"MetricStat": map[string]any{"Metric": map[string]any{"Dimensions": snsDims(m[0], m[1]), "MetricName": "5XXError", "Namespace": "AWS/ApiGateway"},
+					"Period": 60, "Stat": "Sum"}})
+		}
+		trigger = map[string]any{"Period": 60, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 5.0,
+			"TreatMissingData": "notBreaching", "Metrics": queries}
+	}
 	b, _ := json.Marshal(map[string]any{
 		"AlarmName": a.name, "AlarmDescription": "Rewind rolls back", "AWSAccountId": a.acct(),
 		"AlarmConfigurationUpdatedTimestamp": "2026-11-25T02:00:00.000+0000",
-		"NewStateValue":                      a.state, "NewStateReason": "Threshold Crossed: 1 datapoint [12.0] was greater than or equal to the threshold (5.0).",
+		"NewStateValue":                      a.state, "NewStateReason": a.reason(),
 		"StateChangeTime": cwTime(a.at), "Region": "US East (N. Virginia)", "AlarmArn": a.arn(), "OldStateValue": old,
-		"Trigger": map[string]any{"MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "StatisticType": "Statistic",
-			"Statistic": "SUM", "Unit": nil, "Dimensions": dims, "Period": 60, "EvaluationPeriods": 1,
-			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 5.0, "TreatMissingData": "notBreaching"},
+		"Trigger": trigger,
 	})
 	return string(b)
 }
 
 // detail is the alarm as EventBridge's detail and the alarm action's alarmData carry it.
 func (a alarmDef) detail() map[string]any {
-	dims := map[string]string{}
-	if a.apiName != "" {
-		dims["ApiName"] = a.apiName
+	dims := func(apiName, stage string) map[string]string {
+		d := map[string]string{}
+		if apiName != "" {
+			d["ApiName"] = apiName
+		}
+		if stage != "" {
+			d["Stage"] = stage
+		}
+		return d
 	}
-	if a.stage != "" {
-		dims["Stage"] = a.stage
+	metric := func(id string, ret bool, apiName, stage string) map[string]any {
+		return map[string]any{"id": id, "returnData": ret,
+			"metricStat": map[string]any{"metric": map[string]any{"namespace": "AWS/ApiGateway", "name": "5XXError", "dimensions": dims(apiName, stage)},
+				"period": 60, "stat": "Sum"}}
+	}
+	metrics := []any{metric("m1", true, a.apiName, a.stage)}
+	if len(a.math) > 0 {
+		metrics = []any{map[string]any{"id": "e1", "expression": "SUM(METRICS())", "label": "5xx of both", "returnData": true}}
+		for k, m := range a.math {
+			metrics = append(metrics, metric(fmt.Sprintf("m%d", k+1), false, m[0], m[1]))
+		}
+	}
+	state := map[string]any{"value": a.state, "reason": "Threshold Crossed", "timestamp": cwTime(a.at)}
+	if !a.point.IsZero() {
+		state["reason"], state["reasonData"] = a.reason(), a.reasonData()
 	}
 	return map[string]any{
 		"alarmName":     a.name,
-		"state":         map[string]any{"value": a.state, "reason": "Threshold Crossed", "timestamp": cwTime(a.at)},
+		"state":         state,
 		"previousState": map[string]any{"value": "OK", "reason": "", "timestamp": cwTime(a.at.Add(-time.Hour))},
-		"configuration": map[string]any{"metrics": []any{map[string]any{"id": "m1", "returnData": true,
-			"metricStat": map[string]any{"metric": map[string]any{"namespace": "AWS/ApiGateway", "name": "5XXError", "dimensions": dims},
-				"period": 60, "stat": "Sum"}}}},
+		"configuration": map[string]any{"metrics": metrics},
 	}
 }
 

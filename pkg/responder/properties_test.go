@@ -26,6 +26,7 @@ type judge struct {
 	forced   map[int]bool                    // steps that sent a deploy command with force
 	oks      map[string][]time.Time          // alarm name -> the state-change times of its OK transitions sent
 	dryOnly  map[int]bool                    // steps whose every request was a dry run (or status)
+	measured map[string]time.Time            // incident key of an ALARM sent -> the end of the data it judged
 	violate  func(format string, a ...any)
 }
 
@@ -56,6 +57,11 @@ type targetState struct {
 //	              has not gone back to OK since, and the loop guard's hour has not passed;
 //	loop guard    at most MAX_AUTO_ROLLBACKS_PER_HOUR automatic rollbacks within any hour since a
 //	              clear;
+//	never on old data  no switch, and no canary removal, by an alarm whose measured data (its newest
+//	              datapoint's period end, else its state change) ended more than the dates' second
+//	              before what it moved away from went live: at the latest of that deployment's
+//	              creation and the stage's last change (a person's deploy, a canary started, a
+//	              switch), as the stage stood when the write came;
 //
 // and for every write: only TARGETS are written (stages and memory items), and Rewind writes nothing
 // on a stage but the switch (no variables, no other path).
@@ -108,12 +114,20 @@ func (j *judge) switched(e logEntry, st *targetState, perIncident map[string]int
 		j.violate("step %d: Rewind wrote more than the switch on %s: variables %v, removed %v, other %v", e.step, e.key, p.vars, p.removed, p.other)
 	}
 	to := p.deploymentID
-	if to == "" || e.before.DeploymentID == to {
-		return // a canary removal, or a switch sent again after a lost answer: nothing moves
-	}
 	var c *rollback.Claim
 	if st.lastMem != nil {
 		c = st.lastMem.rec.Claim
+	}
+	moves := to != "" && e.before.DeploymentID != to
+	if removes := p.removeCanary && e.before.Canary != nil; (moves || removes) && c != nil && c.By == rollback.ByAlarm {
+		from := e.before.DeploymentID
+		if !moves {
+			from = e.before.Canary.DeploymentID
+		}
+		j.notOnOldData(e, c, from)
+	}
+	if !moves {
+		return // a canary removal, or a switch sent again after a lost answer: nothing moves
 	}
 	if c == nil || c.Plan.To != to {
 		j.violate("step %d: %s switched %s -> %s without its own claim (latest memory write: %s)", e.step, e.key, e.before.DeploymentID, to, describeMem(st.lastMem))
@@ -169,6 +183,28 @@ func (j *judge) rolledBack(e logEntry, st *targetState, c *rollback.Claim, read 
 	}
 	st.rolledBackFrom[from] = e.step
 	st.rewindPut, st.putBy = to, c
+}
+
+// notOnOldData checks the rule "never on old data" for a switch (or canary removal) by an alarm
+// away from deployment from.
+func (j *judge) notOnOldData(e logEntry, c *rollback.Claim, from string) {
+	last := c.Plan.Memory.Last
+	if last == nil || last.Incident == "" {
+		return
+	}
+	measured, ok := j.measured[last.Incident]
+	if !ok {
+		return
+	}
+	api := e.key[:len(e.key)-len(stageOf(e.key))-1]
+	wentLive := e.before.LastUpdatedDate
+	if cr := j.created[api][from]; cr.After(wentLive) {
+		wentLive = cr
+	}
+	if measured.Before(wentLive.Add(-time.Second)) {
+		j.violate("step %d: alarm %s (incident %s) moved %s away from %s on data measured until %s, before %s went live there at %s: never on old data",
+			e.step, c.Alarm, last.Incident, e.key, from, measured.UTC().Format(time.RFC3339), from, wentLive.UTC().Format(time.RFC3339))
+	}
 }
 
 // incidentOpen reports whether the rollback claimed by c is still within its incident at now: within
@@ -314,10 +350,12 @@ func TestThePropertiesCatchViolations(t *testing.T) {
 		"the loop guard allows 1":     {claim(rollback.KindRollback, "d3", "d2", "i1"), move("d3", "d2"), confirm, {key: "api/prod", human: "d3"}, claim(rollback.KindRollback, "d3", "d1", "i2", "d3"), move("d3", "d1")},
 		"more than the switch":        {claim(rollback.KindRollback, "d3", "d2", "i1"), {key: "api/prod", patch: &stagePatch{deploymentID: "d2", vars: map[string]string{"rewind_bad": "d3"}}, before: apigwlocal.Stage{DeploymentID: "d3"}}},
 		"not in TARGETS, was written": {{key: "api/dev", patch: &stagePatch{deploymentID: "d2"}, before: apigwlocal.Stage{DeploymentID: "d3"}}},
+		"never on old data":           {claim(rollback.KindRollback, "d3", "d2", "old"), {key: "api/prod", patch: &stagePatch{deploymentID: "d2"}, before: apigwlocal.Stage{DeploymentID: "d3", LastUpdatedDate: at}}},
 	} {
 		var got []string
 		j := &judge{targets: map[string]bool{"api/prod": true}, created: map[string]map[string]time.Time{"api": created}, guardMax: 1,
-			forced: map[int]bool{}, dryOnly: map[int]bool{}, violate: func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }}
+			forced: map[int]bool{}, dryOnly: map[int]bool{}, measured: map[string]time.Time{"old": at.Add(-time.Minute)},
+			violate: func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }}
 		if name != "the loop guard allows 1" {
 			j.guardMax = 3
 		}

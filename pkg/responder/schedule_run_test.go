@@ -370,6 +370,14 @@ func (s *schedule) checkAnswered(entries []logEntry, results []rollback.Result) 
 	}
 	moved := map[string]bool{}
 	for _, e := range entries {
+		if e.patch != nil && e.patch.removeCanary && e.before.Canary != nil && (e.patch.deploymentID == "" || e.patch.deploymentID == e.before.DeploymentID) {
+			// A canary removal: its answer names the canary's deployment and the stage's.
+			moved[e.key+" "+e.before.Canary.DeploymentID+" "+e.before.DeploymentID] = true
+			if !answered(e.key, e.before.Canary.DeploymentID, e.before.DeploymentID) {
+				s.violate("%s's canary %s was removed and no result of the step says so", e.key, e.before.Canary.DeploymentID)
+			}
+			continue
+		}
 		if e.patch == nil || e.patch.deploymentID == "" || e.before.DeploymentID == e.patch.deploymentID {
 			continue
 		}

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/awslocal"
@@ -89,14 +92,19 @@ func (s *schedule) apiOf(id string) schedAPI {
 // dev); or one that was live there before is put back ("it was a false alarm"), often the one Rewind
 // rolled back from; or any deployment of the API.
 func (s *schedule) human() {
+	ai := s.rng.IntN(len(s.apis))
+	s.humanOn(ai, s.apis[ai].stages[s.rng.IntN(len(s.apis[ai].stages))], s.rng.IntN(4))
+}
+
+// humanOn is human on API ai's stage: choice 0 puts any deployment of the API live, 1 one that was
+// live there before, anything else a new deployment.
+func (s *schedule) humanOn(ai int, stage string, choice int) {
 	gw, rng := s.rig.gw, s.rng
 	s.stats.human++
-	ai := rng.IntN(len(s.apis))
 	a := &s.apis[ai]
-	stage := a.stages[rng.IntN(len(a.stages))]
 	key := a.id + "/" + stage
 	var dep string
-	switch n := rng.IntN(4); {
+	switch n := choice; {
 	case n == 0:
 		dep = a.deps[rng.IntN(len(a.deps))]
 	case n == 1 && len(s.putLive[key]) > 1:
@@ -207,13 +215,25 @@ func (s *schedule) next() {
 	}
 	rng := s.rng
 	switch n := rng.IntN(100); {
-	case n < 13:
+	case n < 4:
+		s.laggingStep()
+		return
+	case n < 7:
+		s.canaryStep()
+		return
+	case n < 9:
+		s.ambiguousStep()
+		return
+	case n < 12:
+		s.okThenLateStep()
+		return
+	case n < 24:
 		s.human()
 		return
-	case n < 26:
+	case n < 36:
 		s.batch()
 		return
-	case n < 30:
+	case n < 40:
 		s.deadline()
 		return
 	}
@@ -290,4 +310,175 @@ func (s *schedule) deadline() {
 	s.stats.deadlineSteps++
 	st.what = "deadline: " + st.what
 	s.sequential(st, true)
+}
+
+// ---- steps of issue 16: alarms whose data is older than what is live, canaries, ambiguity, OK ----
+
+// checked runs one invocation of a compound step and returns it with the writes it landed.
+func (s *schedule) checked(st step) (invocation, []logEntry) {
+	n := len(s.rig.rec.entries())
+	s.sequential(st, false)
+	return (*s.ran)[len(*s.ran)-1], s.rig.rec.entries()[n:]
+}
+
+// moved reports whether a write of es moved a stage or removed its canary.
+func moved(es []logEntry) bool {
+	return slices.ContainsFunc(es, func(e logEntry) bool {
+		return e.patch != nil && ((e.patch.deploymentID != "" && e.patch.deploymentID != e.before.DeploymentID) || (e.patch.removeCanary && e.before.Canary != nil))
+	})
+}
+
+// hasCode reports whether an invocation's answer has a result with one of codes.
+func hasCode(inv invocation, codes ...rollback.Code) bool {
+	return slices.ContainsFunc(resultsOfErr(inv.out, inv.err), func(r rollback.Result) bool { return slices.Contains(codes, r.Code) })
+}
+
+func (s *schedule) apiIndex(id string) int {
+	for k, a := range s.apis {
+		if a.id == id {
+			return k
+		}
+	}
+	panic("no API " + id)
+}
+
+// laggingStep: a person deploys a new build (the fix) on a target, and a minute or two
+// later an alarm of it goes to ALARM on a datapoint whose period ended before that deploy (the p99
+// alarm whose window still held the bad minutes). It must not move the stage: stale.
+func (s *schedule) laggingStep() {
+	i := s.rng.IntN(len(s.targets))
+	tg := s.targets[i]
+	s.humanOn(s.apiIndex(tg.api), tg.stage, 2) // a new deployment: the fix
+	stage, _ := s.rig.gw.Stage(tg.api, tg.stage)
+	s.rig.clock.Advance(time.Duration(30+s.rng.IntN(150)) * time.Second)
+	a := s.alarmFor(i, "ALARM", s.rig.clock.Now().Add(-1500*time.Millisecond), "")
+	a.point = stage.LastUpdatedDate.Add(-time.Duration(62+s.rng.IntN(600)) * time.Second).Truncate(time.Second)
+	inv, landed := s.checked(s.send("lagging alarm", a, s.alarmUnit(i, a)))
+	if moved(landed) {
+		s.violate("an alarm measured until %s moved %s, changed by a person at %s", a.measuredUntil().Format(time.RFC3339), tg.key(), stage.LastUpdatedDate.Format(time.RFC3339))
+	}
+	if hasCode(inv, rollback.CodeStale) {
+		s.stats.laggingRefused++
+	} else if inv.err == nil {
+		s.violate("a lagging alarm (measured until %s, the stage changed at %s) was answered %s, want skipped/stale",
+			a.measuredUntil().Format(time.RFC3339), stage.LastUpdatedDate.Format(time.RFC3339), actual(inv.out, inv.err))
+	}
+}
+
+// canaryStep: mid-incident a person starts a canary of a new build on a REST stage; an alarm whose
+// data ended before the canary's creation must leave it, and a fresh one after must remove it.
+func (s *schedule) canaryStep() {
+	i := s.rng.IntN(len(s.targets))
+	tg := s.targets[i]
+	if st, _ := s.rig.gw.Stage(tg.api, tg.stage); st.Canary != nil {
+		s.sequential(s.freshAlarm(i, ""), false)
+		return
+	}
+	s.stats.canarySteps++
+	a := &s.apis[s.apiIndex(tg.api)]
+	dep := fmt.Sprintf("a%dc%d", s.apiIndex(tg.api), s.nextDep[a.id])
+	s.nextDep[a.id]++
+	if err := s.deploy(a, dep, s.rig.clock.Now().Add(-s.skew)); err != nil {
+		s.violate("create deployment: %v", err)
+		return
+	}
+	body := fmt.Sprintf(`{"patchOperations":[{"op":"replace","path":"/canarySettings/deploymentId","value":%q},{"op":"replace","path":"/canarySettings/percentTraffic","value":"10"}]}`, dep)
+	req := httptest.NewRequest(http.MethodPatch, "/restapis/"+tg.api+"/stages/"+tg.stage, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	s.rig.gw.ServeHTTP(w, req) // the person's console: not through the recorder, as it is not Rewind's
+	stage, _ := s.rig.gw.Stage(tg.api, tg.stage)
+	if w.Code != http.StatusOK || stage.Canary == nil {
+		s.violate("start a canary on %s: %d %s", tg.key(), w.Code, w.Body.String())
+		return
+	}
+	s.rig.rec.note(tg.key(), "canary:"+dep)
+	s.logf("human: %s starts a canary of %s at %s", tg.key(), dep, stage.LastUpdatedDate.Format(time.RFC3339))
+
+	s.rig.clock.Advance(time.Duration(30+s.rng.IntN(90)) * time.Second)
+	old := s.alarmFor(i, "ALARM", s.rig.clock.Now().Add(-1500*time.Millisecond), "")
+	old.point = stage.LastUpdatedDate.Add(-time.Duration(62+s.rng.IntN(300)) * time.Second).Truncate(time.Second)
+	inv, landed := s.checked(s.send("alarm from before the canary", old, s.alarmUnit(i, old)))
+	if after, _ := s.rig.gw.Stage(tg.api, tg.stage); moved(landed) || after.Canary == nil {
+		s.violate("an alarm measured until %s removed the canary %s started at %s", old.measuredUntil().Format(time.RFC3339), dep, stage.LastUpdatedDate.Format(time.RFC3339))
+		return
+	}
+	if inv.err == nil && !hasCode(inv, rollback.CodeStale) {
+		s.violate("an alarm from before the canary was answered %s, want skipped/stale", actual(inv.out, inv.err))
+	}
+
+	s.rig.clock.Advance(time.Duration(60+s.rng.IntN(120)) * time.Second)
+	fresh := s.alarmFor(i, "ALARM", s.rig.clock.Now().Add(-1500*time.Millisecond), "")
+	fresh.point = s.rig.clock.Now().Add(-70 * time.Second).Truncate(time.Second)
+	inv, _ = s.checked(s.send("alarm on the canary", fresh, s.alarmUnit(i, fresh)))
+	after, _ := s.rig.gw.Stage(tg.api, tg.stage)
+	switch {
+	case hasCode(inv, rollback.CodeLoopGuard):
+	case s.j.dryRun:
+		if !hasCode(inv, rollback.CodeCanaryRemoved) || after.Canary == nil {
+			s.violate("a dry run's alarm on the canary was answered %s (canary now %+v), want the plan canary-removed and the canary left", actual(inv.out, inv.err), after.Canary)
+		}
+	case inv.err != nil || !hasCode(inv, rollback.CodeCanaryRemoved) || after.Canary != nil:
+		s.violate("an alarm measured until %s, after the canary %s started at %s, was answered %s%s and the canary is %+v: want it removed",
+			fresh.measuredUntil().Format(time.RFC3339), dep, stage.LastUpdatedDate.Format(time.RFC3339), actual(inv.out, inv.err), errText(inv.err), after.Canary)
+	}
+}
+
+// ambiguousStep: an alarm whose metrics name two targets (metric math over two targets' stages, or
+// an API-wide alarm on an API with two target stages) moves nothing and fails: ambiguous.
+func (s *schedule) ambiguousStep() {
+	if len(s.targets) < 2 {
+		s.sequential(s.freshAlarm(0, ""), false)
+		return
+	}
+	p := s.rng.Perm(len(s.targets))
+	t1, t2 := s.targets[p[0]], s.targets[p[1]]
+	a := alarmDef{name: "both-5xx", state: "ALARM", at: s.rig.clock.Now().Add(-1500 * time.Millisecond)}
+	if t1.api == t2.api && s.rng.IntN(3) == 0 {
+		a.name, a.apiName = "api-wide-5xx", t1.apiName // ApiName, no Stage: every stage of the API
+	} else {
+		a.math = [][2]string{{t1.apiName, t1.stage}, {t2.apiName, t2.stage}}
+	}
+	if s.rng.IntN(2) == 0 {
+		a.point = s.rig.clock.Now().Add(-70 * time.Second).Truncate(time.Second)
+	}
+	n := len(s.rig.rec.entries())
+	st := s.send("ambiguous alarm", a, unit{fixed: true})
+	s.sequential(st, false)
+	inv := (*s.ran)[len(*s.ran)-1]
+	if landed := s.rig.rec.entries()[n:]; len(landed) > 0 {
+		s.violate("an alarm naming %s and %s wrote %d times (stage or memory)", t1.key(), t2.key(), len(landed))
+	}
+	if inv.err == nil || !slices.Contains(failedCodes(inv.err), rollback.CodeAmbiguous) {
+		s.violate("an alarm naming %s and %s was answered %s%s, want a failed invocation with code ambiguous", t1.key(), t2.key(), actual(inv.out, inv.err), errText(inv.err))
+		return
+	}
+	s.stats.ambiguousRefused++
+}
+
+// okThenLateStep: an alarm returns to OK, then an ALARM of the same alarm from before the OK is
+// delivered late (an SNS retry, a backlog): old news, it must not act.
+func (s *schedule) okThenLateStep() {
+	i := s.rng.IntN(len(s.targets))
+	name := fmt.Sprintf("t%d-%s", i, alarmMetrics[s.rng.IntN(len(alarmMetrics))])
+	ok := s.alarmFor(i, "OK", s.rig.clock.Now().Add(-time.Second), name)
+	s.j.oks[name] = append(s.j.oks[name], ok.at)
+	okInv, _ := s.checked(s.send("transition", ok, unit{fixed: true}))
+	s.rig.clock.Advance(time.Duration(5+s.rng.IntN(120)) * time.Second)
+	late := s.alarmFor(i, "ALARM", ok.at.Add(-time.Duration(1+s.rng.IntN(900))*time.Second), name)
+	if s.rng.IntN(2) == 0 {
+		late.point = late.at.Add(-70 * time.Second).Truncate(time.Second)
+	}
+	inv, landed := s.checked(s.send("late alarm", late, s.alarmUnit(i, late)))
+	if moved(landed) {
+		s.violate("an ALARM of %s from %s, delivered after its OK of %s, moved %s", name, late.at.Format(time.RFC3339), ok.at.Format(time.RFC3339), s.targets[i].key())
+	}
+	recorded := okInv.err == nil && hasCode(okInv, rollback.CodeOKRecorded, rollback.CodeRecovered, rollback.CodeRepeat)
+	switch {
+	case hasCode(inv, rollback.CodeRecoveredSince):
+		s.stats.lateAfterOK++
+	case recorded && inv.err == nil && !hasCode(inv, rollback.CodeRepeat):
+		s.violate("an ALARM of %s from %s, after its OK of %s was recorded (%s), was answered %s, want skipped/recovered-since",
+			name, late.at.Format(time.RFC3339), ok.at.Format(time.RFC3339), actual(okInv.out, okInv.err), actual(inv.out, inv.err))
+	}
 }

@@ -25,6 +25,7 @@ type scheduleStats struct {
 	rollbacks, repeatsRefused, guardRefusals, planned, ignored, failed, human int
 	dryRunSchedules, maxInstances                                             int
 	memoryFaults, claimsLeft, claimsSettled, claimWaits, casConflicts         int
+	laggingRefused, canarySteps, ambiguousRefused, lateAfterOK                int
 }
 
 func (s *scheduleStats) add(o scheduleStats) {
@@ -48,6 +49,10 @@ func (s *scheduleStats) add(o scheduleStats) {
 	s.claimsSettled += o.claimsSettled
 	s.claimWaits += o.claimWaits
 	s.casConflicts += o.casConflicts
+	s.laggingRefused += o.laggingRefused
+	s.canarySteps += o.canarySteps
+	s.ambiguousRefused += o.ambiguousRefused
+	s.lateAfterOK += o.lateAfterOK
 }
 
 // scheduleWorkers run schedules at once: they wait on loopback I/O and on claims' leases (the wall
@@ -131,9 +136,11 @@ func TestRandomSchedules(t *testing.T) {
 	testenv.Figure(t, "schedules=%d violations=%d failing_schedules=%d steps=%d invocations=%d concurrent_batches=%d max_instances=%d "+
 		"faults_injected=%d faults_fired=%d deadline_steps=%d rollbacks=%d repeats_refused=%d guard_refusals=%d "+
 		"planned=%d ignored=%d failed_invocations=%d human_changes=%d dry_run_schedules=%d "+
-		"memory_faults_injected=%d cas_conflicts=%d claims_left=%d claims_settled=%d claim_waits=%d seeds=%d..%d",
+		"memory_faults_injected=%d cas_conflicts=%d claims_left=%d claims_settled=%d claim_waits=%d "+
+		"lagging_refused=%d canary_steps=%d ambiguous_refused=%d late_after_ok=%d seeds=%d..%d",
 		len(seeds), violations, len(bad), total.steps, total.invocations, total.batches, total.maxInstances,
 		total.faultsInjected, total.faultsFired, total.deadlineSteps, total.rollbacks, total.repeatsRefused, total.guardRefusals,
 		total.planned, total.ignored, total.failed, total.human, total.dryRunSchedules,
-		total.memoryFaults, total.casConflicts, total.claimsLeft, total.claimsSettled, total.claimWaits, seeds[0], seeds[len(seeds)-1])
+		total.memoryFaults, total.casConflicts, total.claimsLeft, total.claimsSettled, total.claimWaits,
+		total.laggingRefused, total.canarySteps, total.ambiguousRefused, total.lateAfterOK, seeds[0], seeds[len(seeds)-1])
 }

@@ -100,7 +100,7 @@ func (s *schedule) logf(format string, a ...any) {
 // target ("dev"), and an API outside TARGETS; then the configuration and 2-3 instances.
 func (s *schedule) build() error {
 	s.j = &judge{targets: map[string]bool{}, created: map[string]map[string]time.Time{}, guardMax: 3,
-		forced: map[int]bool{}, dryOnly: map[int]bool{}, oks: map[string][]time.Time{}, violate: s.violate}
+		forced: map[int]bool{}, dryOnly: map[int]bool{}, oks: map[string][]time.Time{}, measured: map[string]time.Time{}, violate: s.violate}
 	var specs []string
 	for i := range 1 + s.rng.IntN(2) {
 		a, past, err := s.buildAPI(i)
@@ -271,6 +271,9 @@ func (s *schedule) via() envelope {
 
 // send records an alarm delivery so it can be repeated, and returns its step.
 func (s *schedule) send(what string, a alarmDef, u unit) step {
+	if a.state == "ALARM" {
+		s.j.measured[a.incident()] = a.measuredUntil()
+	}
 	d := delivery{def: a, unit: u, via: s.via()}
 	d.body = a.payload(d.via)
 	s.sent = append(s.sent, d)
