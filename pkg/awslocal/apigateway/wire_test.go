@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 
 	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
+	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 )
 
 func raw(t *testing.T, method, url, body string) (*http.Response, map[string]any) {
@@ -144,18 +145,7 @@ func TestStartServesUntilStopped(t *testing.T) {
 // samples finds the published API Gateway samples beside the repository, as CI lays them out.
 func samples(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "..", "..", "..", "shared", "samples", "apigateway")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("samples missing at %s (CI lays ../shared beside the clone)", p)
-		}
-		t.Skipf("samples missing at %s", p)
-	}
-	return p
+	return filepath.Join(testenv.Samples(t), "apigateway")
 }
 
 // The developer guide's canary walkthrough, replayed: the stage this server answers must be the
