@@ -111,15 +111,22 @@ func FreePort(t testing.TB) int {
 func Moto(t testing.TB) string {
 	t.Helper()
 	bin := Tool(t, "moto_server ships on this image (pip install 'moto[server]')", "moto_server")
+	return startOnAFreePort(t, "moto_server", func() (string, error) { return startMoto(t, bin) })
+}
+
+// startOnAFreePort runs start up to three times: a port picked as free can be taken before the
+// server binds it.
+func startOnAFreePort(t testing.TB, what string, start func() (string, error)) string {
+	t.Helper()
 	var last error
 	for range 3 {
-		url, err := startMoto(t, bin)
+		url, err := start()
 		if err == nil {
 			return url
 		}
 		last = err
 	}
-	t.Fatalf("moto_server: %v", last)
+	t.Fatalf("%s: %v", what, last)
 	return ""
 }
 
@@ -184,16 +191,7 @@ func Dynalite(t testing.TB) string {
 	if _, err := os.Stat(bin); err != nil {
 		Missing(t, "dynalite ("+bin+")", dynaliteInstall)
 	}
-	var last error
-	for range 3 {
-		url, err := startDynalite(t, bin)
-		if err == nil {
-			return url
-		}
-		last = err
-	}
-	t.Fatalf("dynalite: %v", last)
-	return ""
+	return startOnAFreePort(t, "dynalite", func() (string, error) { return startDynalite(t, bin) })
 }
 
 func startDynalite(t testing.TB, bin string) (string, error) {
