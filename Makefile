@@ -28,7 +28,7 @@ help: ## List the targets
 
 demo: ## Watch Rewind roll back a broken release on this machine, no AWS account (about 20 s)
 	@echo "building the demo (a first run on a new machine compiles the AWS SDK: a minute or two) ..."
-	@mkdir -p .build && $(GO) build -o .build/rewind-demo ./pkg/demo/cmd/rewind-demo && exec .build/rewind-demo $(DEMO_FLAGS)
+	@mkdir -p .build && $(GO) build -o .build/rewind-demo ./pkg/support/demo/cmd/rewind-demo && exec .build/rewind-demo $(DEMO_FLAGS)
 
 build: ## Build the Lambda function into .build/bootstrap (arm64; GOARCH_LAMBDA=amd64 for x86; STRATEGIES=rest for REST stages only, smaller)
 	mkdir -p $(ARTIFACTS_DIR)
@@ -53,7 +53,7 @@ soak: ## Run the random incident schedules SCHEDULES times (default 20000; make 
 	REWIND_SCHEDULES=$(SCHEDULES) $(GO) test -count=1 -run 'Schedules' -timeout 60m ./...
 
 bench: ## Measure speed, calls, memory, size and cold start, printed as one table (about 5 minutes)
-	$(GO) run ./pkg/bench/cmd/rewind-bench
+	$(GO) run ./pkg/support/bench/cmd/rewind-bench
 
 lint: ## Check formatting, vet, staticcheck, go.mod, that the function links no test support code, and the template (cfn-lint)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -62,7 +62,7 @@ lint: ## Check formatting, vet, staticcheck, go.mod, that the function links no 
 	cp go.mod /tmp/rewind-go.mod.bak && cp go.sum /tmp/rewind-go.sum.bak && $(GO) mod tidy && \
 	  if ! diff -q go.mod /tmp/rewind-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/rewind-go.sum.bak >/dev/null; then \
 	    cp /tmp/rewind-go.mod.bak go.mod; cp /tmp/rewind-go.sum.bak go.sum; echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; fi
-	@support=$$($(GO) list -deps ./functions/responder | grep -E '/rewind/pkg/(awslocal|demo|bench|samtemplate|internal/testenv|internal/docs|rollback/rollbacktest)' || true); \
+	@support=$$($(GO) list -deps ./functions/responder | grep -E '/rewind/pkg/(support|rollback/rollbacktest)' || true); \
 	  if [ -n "$$support" ]; then echo "bootstrap links support code:"; echo "$$support"; exit 1; fi; echo "bootstrap links no support code"
 	cfn-lint template.yaml
 
@@ -70,7 +70,7 @@ deploy: ## Deploy to your AWS account with SAM (sam build && sam deploy --guided
 	sam build && sam deploy --guided --stack-name $(STACK_NAME)
 
 sandbox: ## Try Rewind by hand, no AWS account: a local API Gateway and Rewind's real function, until Ctrl-C; prints the commands to try (SANDBOX_FLAGS=-port=N moves its ports 8910-8912)
-	@mkdir -p .build && $(GO) build -o .build/rewind-sandbox ./pkg/demo/cmd/rewind-sandbox && exec .build/rewind-sandbox $(SANDBOX_FLAGS)
+	@mkdir -p .build && $(GO) build -o .build/rewind-sandbox ./pkg/support/demo/cmd/rewind-sandbox && exec .build/rewind-sandbox $(SANDBOX_FLAGS)
 
 sandbox-event: ## Send an event to the running sandbox and print Rewind's answer: EVENT=alarm (a fresh alarm) or a file in testdata/events
-	@$(GO) run ./pkg/demo/cmd/rewind-sandbox event $(EVENT)
+	@$(GO) run ./pkg/support/demo/cmd/rewind-sandbox event $(EVENT)

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
-	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
-	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	cwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudwatch"
+	lambdalocal "github.com/rewind-sre/rewind/pkg/support/awslocal/lambda"
 )
 
 // {"action":"check"} through the real SDK wire: the local API Gateway (with its export), Rewind's

@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/rewind-sre/rewind/pkg/demo/rie"
+	"github.com/rewind-sre/rewind/pkg/support/demo/rie"
 )
 
 // Crash-safe order, with the real bootstrap killed (SIGKILL, as Lambda ends a sandbox at its

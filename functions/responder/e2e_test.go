@@ -26,9 +26,9 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
-	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
-	"github.com/rewind-sre/rewind/pkg/demo/rie"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
+	"github.com/rewind-sre/rewind/pkg/support/demo/rie"
 )
 
 // TestBuiltBootstrap builds the function for this host once, and runs it under the emulator in

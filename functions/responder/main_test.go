@@ -17,16 +17,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
-	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
-	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
-	cwlocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudwatch"
-	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
-	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal/apigwv2"
+	cflocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudfront"
+	cwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudwatch"
+	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
+	lambdalocal "github.com/rewind-sre/rewind/pkg/support/awslocal/lambda"
 )
 
 const account = "123456789012"

@@ -1,6 +1,6 @@
 package main
 
-// The tools the end-to-end test needs, found as pkg/internal/testenv finds them (that package is
+// The tools the end-to-end test needs, found as pkg/support/testenv finds them (that package is
 // internal to pkg/, so this one cannot import it): in CI (CI=true) a missing tool fails the test
 // with a message saying how to install it; on a developer's machine it skips.
 

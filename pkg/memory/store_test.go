@@ -16,12 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
-	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/memory"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/notify"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 )
 
 // annotations are keywords that say nothing about validity.

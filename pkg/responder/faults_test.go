@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 )
 
 // faultWorld is one API with 501 deployments, so its history takes two GetDeployments pages of 500,

@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/event"
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 )
 
 // hostileWorld: API shop with stage prod (the only target) and dev (not a target), and API other

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/memory"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 // recordingNotifier keeps what would have been published, and can be made to fail.

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 // raceWorld is API shop with deployments d1..d4 an hour apart and stage prod serving d3: d2 is the

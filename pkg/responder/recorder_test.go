@@ -19,10 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
-	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
 )
 
 type recorder struct {

@@ -22,12 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
-	ddblocal "github.com/rewind-sre/rewind/pkg/awslocal/dynamodb"
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
 )
 
 // The account and region the rig's function runs in, and credentials that must never be logged.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 // command is a manual command: any action, force and dryRun at random, on a target, on a stage

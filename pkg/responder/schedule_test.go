@@ -16,7 +16,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 )
 
 // scheduleStats are the figures a run reports.

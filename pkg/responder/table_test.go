@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 // tableWorld is API shop with d1..d4 created 4, 3, 2 and 1 hours before the start, stage prod, and

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 // scheduledEvent is what an EventBridge schedule delivers.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
 )
 
 func TestAlarmSwitchesTheBehaviourToTheLegacyOriginInOneConditionalWrite(t *testing.T) {

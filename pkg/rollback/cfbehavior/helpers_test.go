@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 
-	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	cflocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

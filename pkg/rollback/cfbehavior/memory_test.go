@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	cflocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

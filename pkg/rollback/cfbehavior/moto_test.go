@@ -10,10 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	cflocal "github.com/rewind-sre/rewind/pkg/awslocal/cloudfront"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/cfbehavior"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	cflocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudfront"
 )
 
 // A dry run, the engine's or the request's, plans and never switches; the same plan decided again

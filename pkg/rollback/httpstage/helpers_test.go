@@ -11,10 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/httpstage"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal/apigwv2"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
-	"github.com/rewind-sre/rewind/pkg/awslocal/apigwv2"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/httpstage"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal/apigwv2"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

@@ -9,10 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	lambdalocal "github.com/rewind-sre/rewind/pkg/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	lambdalocal "github.com/rewind-sre/rewind/pkg/support/awslocal/lambda"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

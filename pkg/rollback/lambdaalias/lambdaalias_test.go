@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
 )
 
 func TestAlarmPointsTheAliasBackInOneWriteAndRemembers(t *testing.T) {

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

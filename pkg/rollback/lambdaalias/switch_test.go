@@ -10,10 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/rewind-sre/rewind/pkg/awslocal"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/lambdaalias"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
 )
 
 // A dry run, the engine's or the request's, plans and never switches; the same plan decided again

@@ -11,9 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

@@ -32,11 +32,11 @@ import (
 
 	"github.com/rewind-sre/rewind/pkg/awsretry"
 	"github.com/rewind-sre/rewind/pkg/config"
-	"github.com/rewind-sre/rewind/pkg/demo/cloudwatch"
-	"github.com/rewind-sre/rewind/pkg/internal/testenv"
 	"github.com/rewind-sre/rewind/pkg/memory"
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/support/demo/cloudwatch"
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 	"github.com/rewind-sre/rewind/pkg/target"
 )
 

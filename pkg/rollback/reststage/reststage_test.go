@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 func TestReadReadsEveryPageOnlyWithHistory(t *testing.T) {

@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	apigwlocal "github.com/rewind-sre/rewind/pkg/awslocal/apigateway"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/rollback/rollbacktest"
+	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 )
 
 // A dry run, the engine's or the request's, plans and never switches; the same plan decided again
