@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -49,21 +48,16 @@ func (*Strategy) Name() string { return "http-stage" }
 
 // Read implements rollback.Strategy: GetStage and the paged GetDeployments run in parallel.
 func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) (rollback.State, error) {
-	var (
-		wg      sync.WaitGroup
-		history []rollback.Deployment
-		histErr error
-	)
-	if withHistory {
-		wg.Go(func() { history, histErr = s.history(ctx, t) })
-	}
-	stage, stageErr := s.getStage(ctx, t)
-	wg.Wait()
-	if stageErr != nil {
-		return rollback.State{}, stageErr
-	}
-	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("HTTP API %s: get deployments: %w", t.Resource, classify(histErr))
+	stage, history, err := rollback.ReadBeside(withHistory, func() (*apigatewayv2.GetStageOutput, error) { return s.getStage(ctx, t) },
+		func() ([]rollback.Deployment, error) {
+			h, err := s.history(ctx, t)
+			if err != nil {
+				return nil, fmt.Errorf("HTTP API %s: get deployments: %w", t.Resource, classify(err))
+			}
+			return h, nil
+		})
+	if err != nil {
+		return rollback.State{}, err
 	}
 	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history, LastUpdated: aws.ToTime(stage.LastUpdatedDate)}
 	if st.Live == "" {

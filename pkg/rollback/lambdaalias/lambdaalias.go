@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,21 +67,16 @@ func (*Strategy) Name() string { return "lambda-alias" }
 
 // Read implements rollback.Strategy: GetAlias and the paged version listing run in parallel.
 func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) (rollback.State, error) {
-	var (
-		wg      sync.WaitGroup
-		history []rollback.Deployment
-		histErr error
-	)
-	if withHistory {
-		wg.Go(func() { history, histErr = s.history(ctx, t) })
-	}
-	alias, aliasErr := s.getAlias(ctx, t)
-	wg.Wait()
-	if aliasErr != nil {
-		return rollback.State{}, aliasErr
-	}
-	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("function %s: list versions: %w", t.Resource, classify(histErr))
+	alias, history, err := rollback.ReadBeside(withHistory, func() (*lambda.GetAliasOutput, error) { return s.getAlias(ctx, t) },
+		func() ([]rollback.Deployment, error) {
+			h, err := s.history(ctx, t)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: list versions: %w", t.Resource, classify(err))
+			}
+			return h, nil
+		})
+	if err != nil {
+		return rollback.State{}, err
 	}
 	return state(t, alias, history)
 }

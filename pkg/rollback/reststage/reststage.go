@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
@@ -44,21 +43,23 @@ func (*Strategy) Name() string { return "rest-stage" }
 // Read implements rollback.Strategy: GetStage and the paginated GetDeployments run in parallel, so
 // a decision costs one round trip per history page, not one more for the stage.
 func (s *Strategy) Read(ctx context.Context, t target.Target, withHistory bool) (rollback.State, error) {
-	var (
-		wg      sync.WaitGroup
-		history []rollback.Deployment
-		histErr error
-	)
-	if withHistory {
-		wg.Go(func() { history, histErr = s.history(ctx, t) })
-	}
-	stage, stageErr := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.Resource, StageName: &t.Slot})
-	wg.Wait()
-	if stageErr != nil {
-		return rollback.State{}, fmt.Errorf("stage %s: get stage: %w", t, classify(stageErr))
-	}
-	if histErr != nil {
-		return rollback.State{}, fmt.Errorf("API %s: get deployments: %w", t.Resource, classify(histErr))
+	stage, history, err := rollback.ReadBeside(withHistory,
+		func() (*apigateway.GetStageOutput, error) {
+			out, err := s.api.GetStage(ctx, &apigateway.GetStageInput{RestApiId: &t.Resource, StageName: &t.Slot})
+			if err != nil {
+				return nil, fmt.Errorf("stage %s: get stage: %w", t, classify(err))
+			}
+			return out, nil
+		},
+		func() ([]rollback.Deployment, error) {
+			h, err := s.history(ctx, t)
+			if err != nil {
+				return nil, fmt.Errorf("API %s: get deployments: %w", t.Resource, classify(err))
+			}
+			return h, nil
+		})
+	if err != nil {
+		return rollback.State{}, err
 	}
 	st := rollback.State{Live: aws.ToString(stage.DeploymentId), History: history, LastUpdated: aws.ToTime(stage.LastUpdatedDate)}
 	if c := stage.CanarySettings; c != nil {
