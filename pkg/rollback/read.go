@@ -1,6 +1,10 @@
 package rollback
 
-import "sync"
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
 
 // ReadBeside is how a strategy reads: slot (what the target serves now) and, withHistory, history (every
 // deployment it could go back to) run side by side, so a decision's read costs the longer of the two
@@ -24,4 +28,14 @@ func ReadBeside[S any](withHistory bool, slot func() (S, error), history func() 
 		return s, nil, histErr
 	}
 	return s, hist, nil
+}
+
+// MarkNotFound wraps err with ErrNotFound when it is (errors.As) E, the SDK's own "does not exist"
+// error for a kind, so the engine tells a missing target from a failing one without knowing any SDK.
+func MarkNotFound[E error](err error) error {
+	var e E
+	if errors.As(err, &e) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
 }

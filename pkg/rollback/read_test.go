@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -33,5 +34,19 @@ func TestReadBesideReportsTheSlotsErrorFirst(t *testing.T) {
 	_, hist, err := ReadBeside(true, func() (string, error) { return "d2", nil }, func() ([]Deployment, error) { return nil, histErr })
 	if !errors.Is(err, histErr) || hist != nil {
 		t.Fatalf("err = %v hist %v, want the history's error and no history", err, hist)
+	}
+}
+
+type missing struct{}
+
+func (missing) Error() string { return "NotFoundException: no such stage" }
+
+func TestMarkNotFoundMarksOnlyTheKindsOwnError(t *testing.T) {
+	wrapped := fmt.Errorf("get stage: %w", missing{})
+	if err := MarkNotFound[missing](wrapped); !errors.Is(err, ErrNotFound) || !errors.As(err, new(missing)) {
+		t.Fatalf("MarkNotFound(%v) = %v: want ErrNotFound and the cause kept", wrapped, err)
+	}
+	if err := MarkNotFound[missing](errors.New("429 TooManyRequests")); errors.Is(err, ErrNotFound) {
+		t.Fatalf("a throttle was marked not found: %v", err)
 	}
 }

@@ -129,10 +129,4 @@ func (s *Strategy) Switch(ctx context.Context, t target.Target, p rollback.Plan)
 }
 
 // classify marks AWS's "does not exist" answers so callers can tell them apart with errors.Is.
-func classify(err error) error {
-	var nf *types.NotFoundException
-	if errors.As(err, &nf) {
-		return fmt.Errorf("%w: %w", rollback.ErrNotFound, err)
-	}
-	return err
-}
+func classify(err error) error { return rollback.MarkNotFound[*types.NotFoundException](err) }

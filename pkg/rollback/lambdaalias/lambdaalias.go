@@ -177,10 +177,4 @@ func noRouting(a *lambda.GetAliasOutput) bool {
 }
 
 // classify marks AWS's "does not exist" answers so callers can tell them apart with errors.Is.
-func classify(err error) error {
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return fmt.Errorf("%w: %w", rollback.ErrNotFound, err)
-	}
-	return err
-}
+func classify(err error) error { return rollback.MarkNotFound[*types.ResourceNotFoundException](err) }
