@@ -176,19 +176,19 @@ type Handler func(w http.ResponseWriter) (applied bool)
 
 // Serve runs one call of op: it records the call, waits out the latency, applies the rate limit,
 // fires a queued fault before or after the handler as the fault says, and counts an applied write.
-// Every answer is buffered and the call's status recorded before it is sent, so a client that has
-// its answer finds the call complete in Calls; and an AfterApply fault can replace the handler's
-// answer after the change has landed. A caller that has a body to read reads it first: net/http
+// The call's end is recorded before its answer is sent, so a client that has its answer finds the
+// call complete in Calls; the handler's answer is buffered, so that an AfterApply fault can replace
+// it after the change has landed. A caller that has a body to read reads it first: net/http
 // only notices a client going away (ending the waits here) once the body has been consumed.
 func (r *Recorder) Serve(w http.ResponseWriter, req *http.Request, op string, h Handler) {
 	c := r.begin(op)
 	ctx := req.Context()
 	if d := r.currentLatency(); d > 0 && !sleep(ctx, d) {
-		r.finish(w, c, "latency,canceled", nil)
+		r.end(c, 0, "latency,canceled")
 		return
 	}
 	if !r.allow() {
-		r.finish(w, c, "ratelimit", r.errorAnswer(http.StatusTooManyRequests))
+		r.fail(w, c, http.StatusTooManyRequests, "ratelimit")
 		return
 	}
 	f, faulted := r.take(op)
@@ -202,7 +202,7 @@ func (r *Recorder) Serve(w http.ResponseWriter, req *http.Request, op string, h 
 		return
 	}
 	if ctx.Err() != nil { // the client went away: nothing is applied, nothing sent
-		r.finish(w, c, strings.TrimPrefix(desc+",canceled", ","), nil)
+		r.end(c, 0, strings.TrimPrefix(desc+",canceled", ","))
 		return
 	}
 	rec := httptest.NewRecorder()
@@ -214,7 +214,7 @@ func (r *Recorder) Serve(w http.ResponseWriter, req *http.Request, op string, h 
 	if faulted && f.AfterApply && r.fire(w, req, c, f, desc) {
 		return
 	}
-	r.finish(w, c, desc, rec)
+	r.send(w, c, desc, rec)
 }
 
 // Refuse records a call of op that the service answers itself before it counts as an operation (a
@@ -224,7 +224,7 @@ func (r *Recorder) Refuse(w http.ResponseWriter, op string, write func(w http.Re
 	c := r.begin(op)
 	rec := httptest.NewRecorder()
 	write(rec)
-	r.finish(w, c, "", rec)
+	r.send(w, c, "", rec)
 }
 
 func (r *Recorder) begin(op string) *Call {
@@ -241,18 +241,16 @@ func (r *Recorder) setFault(c *Call, desc string) {
 	c.Fault = desc
 }
 
-// finish records how the call ended, then sends answer (nil: nothing is sent).
-func (r *Recorder) finish(w http.ResponseWriter, c *Call, fault string, answer *httptest.ResponseRecorder) {
-	status := 0
-	if answer != nil {
-		status = answer.Code
-	}
+// end records how the call ended: the status sent (0: none) and what was injected.
+func (r *Recorder) end(c *Call, status int, fault string) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	c.Status, c.Fault = status, fault
-	r.mu.Unlock()
-	if answer == nil {
-		return
-	}
+}
+
+// send records the call's end, then sends the answer the handler wrote.
+func (r *Recorder) send(w http.ResponseWriter, c *Call, fault string, answer *httptest.ResponseRecorder) {
+	r.end(c, answer.Code, fault)
 	for k, v := range answer.Header() {
 		w.Header()[k] = v
 	}
@@ -260,26 +258,29 @@ func (r *Recorder) finish(w http.ResponseWriter, c *Call, fault string, answer *
 	_, _ = w.Write(answer.Body.Bytes())
 }
 
-func (r *Recorder) errorAnswer(status int) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	r.writeErr(rec, status)
-	return rec
+// fail records the call's end with status, then has the service write its error for status into
+// the very writer given to Serve, where a service may have put what its error depends on. The
+// status recorded is the one asked for, even where the service sends another for it (CloudWatch
+// throttles with a 400).
+func (r *Recorder) fail(w http.ResponseWriter, c *Call, status int, fault string) {
+	r.end(c, status, fault)
+	r.writeErr(w, status)
 }
 
 // fire carries out a fault's delay and failure, reporting whether that settled the call (answered,
 // reset, or abandoned because the client went away during the delay).
 func (r *Recorder) fire(w http.ResponseWriter, req *http.Request, c *Call, f Fault, desc string) bool {
 	if f.Delay > 0 && !sleep(req.Context(), f.Delay) {
-		r.finish(w, c, desc+",canceled", nil)
+		r.end(c, 0, desc+",canceled")
 		return true
 	}
 	switch {
 	case f.Reset:
-		r.finish(w, c, desc, nil)
+		r.end(c, 0, desc)
 		reset(w)
 		return true
 	case f.Status != 0:
-		r.finish(w, c, desc, r.errorAnswer(f.Status))
+		r.fail(w, c, f.Status, desc)
 		return true
 	}
 	return false
