@@ -205,21 +205,21 @@ func cellWant(call faultCall, kind faultKind) (fails, switched bool) {
 	return false, true
 }
 
+// inject puts f on the call: apigwlocal.Fault is awslocal.Fault, so one fault serves every service.
 func (w faultWorld) inject(call faultCall, f apigwlocal.Fault) {
-	af := awslocal.Fault{Status: f.Status, Reset: f.Reset, Delay: f.Delay, Times: f.Times, AfterApply: f.AfterApply}
 	switch call.name {
 	case "PutItem-claim":
-		w.rec.faultPuts(isClaim, af)
+		w.rec.faultPuts(isClaim, f)
 		return
 	case "PutItem-confirm":
-		w.rec.faultPuts(isConfirm, af)
+		w.rec.faultPuts(isConfirm, f)
 		return
 	}
 	for range call.skip { // lets the first calls through untouched
 		w.gw.InjectFault(call.op, apigwlocal.Fault{})
 	}
 	if call.memory {
-		w.ddb.InjectFault(call.op, af)
+		w.ddb.InjectFault(call.op, f)
 		return
 	}
 	w.gw.InjectFault(call.op, f)

@@ -16,11 +16,11 @@ import (
 //	\c              the character c itself: "\*", "\?", "\[" and "\\" match "*", "?", "[" and "\"
 //	anything else   itself
 //
-// This is Go's path.Match syntax, which ALARM_TARGETS used until now, with two changes: "*" and "?"
-// match "/" too (path.Match's stop at "/", so hierarchical alarm names such as
-// "luna-api/user-id/errors" matched no "*" glob), and a range whose ends are reversed ("[z-a]",
-// which path.Match takes and which matches nothing) is refused. Every pattern path.Match refuses is
-// refused here too, when the configuration is read rather than when an alarm arrives.
+// This is Go's path.Match syntax with two changes: "*" and "?" match "/" too, because alarm names
+// are often hierarchical ("luna-api/user-id/errors") and a "*" that stopped at "/", as path.Match's
+// does, would match none of them; and a range whose ends are reversed ("[z-a]", which path.Match
+// takes and which matches nothing) is refused. Every pattern path.Match refuses is refused here too,
+// when the configuration is read rather than when an alarm arrives.
 type Glob struct {
 	pattern string
 	toks    []globTok

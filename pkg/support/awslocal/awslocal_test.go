@@ -95,3 +95,50 @@ func TestAClientThatGivesUpDuringADelayChangesNothing(t *testing.T) {
 		t.Errorf("a write whose client left during the delay was applied: ran %d", *ran)
 	}
 }
+
+func TestTheQuotaLatencyAndRefusalsAreRecordedBeforeTheAnswer(t *testing.T) {
+	rec, srv, ran := server(t)
+	rec.SetRateLimit(0.001, 1) // one call, then no token for a quarter of an hour
+	for i, want := range []int{200, 429} {
+		status, body, err := put(context.Background(), srv.URL)
+		// The call is complete in Calls as soon as the client has its answer: no waiting.
+		if c := rec.Calls(); err != nil || status != want || len(c) != i+1 || c[i].Status != want {
+			t.Fatalf("call %d: %d %q %v, calls %+v; want %d", i, status, body, err, c, want)
+		}
+	}
+	if c := rec.Calls()[1]; c.Fault != "ratelimit" || *ran != 1 || rec.Writes() != 1 {
+		t.Errorf("refused call %+v, ran %d, writes %d", c, *ran, rec.Writes())
+	}
+	rec.SetRateLimit(0, 0)
+
+	rec.SetLatency(time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := put(ctx, srv.URL); err == nil {
+		t.Fatal("the client should have given up during the latency")
+	}
+	rec.SetLatency(0)
+	deadline := time.Now().Add(5 * time.Second)
+	for rec.Calls()[2].Fault == "" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // until the server has settled the call
+	}
+	if c := rec.Calls()[2]; c.Fault != "latency,canceled" || c.Status != 0 || *ran != 1 {
+		t.Errorf("call given up during the latency: %+v, ran %d", c, *ran)
+	}
+
+	rec.InjectFault(awslocal.AnyOperation, awslocal.Fault{Status: 500})
+	w := httptest.NewRecorder()
+	rec.Refuse(w, "Unknown", func(w http.ResponseWriter) {
+		awslocal.WriteJSONError(w, http.StatusNotFound, "UnknownOperationException", "no such operation")
+	})
+	if c := rec.Calls()[3]; w.Code != 404 || c.Op != "Unknown" || c.Status != 404 || c.Fault != "" {
+		t.Errorf("refusal: sent %d, recorded %+v", w.Code, c)
+	}
+	if status, _, _ := put(context.Background(), srv.URL); status != 500 {
+		t.Errorf("the refusal used up the queued fault: %d", status)
+	}
+	rec.ResetCalls()
+	if len(rec.Calls()) != 0 || rec.Writes() != 0 || rec.CallCount("") != 0 {
+		t.Error("ResetCalls left something")
+	}
+}

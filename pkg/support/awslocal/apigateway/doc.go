@@ -11,7 +11,8 @@
 // On top of the wire it offers what a test needs and AWS does not: a Go API to arrange state
 // (CreateRestAPI, CreateDeployment, CreateStage, SetDeploymentID, SetMethods) and read it back
 // (Stage), fault injection per operation (throttles, 5xx, lost responses, reset connections, slow
-// answers), the account's request-rate quota, and a record of every call (Calls, Writes).
+// answers), the account's request-rate quota, and a record of every call (Calls, Writes): the
+// awslocal.Recorder every local service shares.
 //
 // A deployment may carry its methods and their integrations (DeploymentSpec.Methods, or the API's
 // methods from SetMethods, which a CreateDeployment over the wire snapshots): GetExport describes a

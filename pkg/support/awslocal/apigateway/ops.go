@@ -24,7 +24,7 @@ func (s *Server) getRestAPIs(r *http.Request) (reply, *Error) {
 	for _, id := range ids {
 		out.Item = append(out.Item, s.apis[id].toJSON())
 	}
-	return reply{http.StatusOK, out}, nil
+	return reply{status: http.StatusOK, body: out}, nil
 }
 
 func (a *apiState) toJSON() restAPIJSON {
@@ -47,7 +47,7 @@ func (s *Server) getRestAPI(r *http.Request) (reply, *Error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusOK, a.toJSON()}, nil
+	return reply{status: http.StatusOK, body: a.toJSON()}, nil
 }
 
 func (s *Server) createRestAPI(r *http.Request) (reply, *Error) {
@@ -64,8 +64,7 @@ func (s *Server) createRestAPI(r *http.Request) (reply, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.createRestAPILocked(in.Name, in.Description, in.Tags)
-	s.writes++
-	return reply{http.StatusCreated, a.toJSON()}, nil
+	return reply{status: http.StatusCreated, body: a.toJSON(), write: true}, nil
 }
 
 func (s *Server) getDeployments(r *http.Request) (reply, *Error) {
@@ -86,7 +85,7 @@ func (s *Server) getDeployments(r *http.Request) (reply, *Error) {
 	for _, id := range ids {
 		out.Item = append(out.Item, a.deployments[id].toJSON())
 	}
-	return reply{http.StatusOK, out}, nil
+	return reply{status: http.StatusOK, body: out}, nil
 }
 
 func (d *deployment) toJSON() deploymentJSON {
@@ -105,7 +104,7 @@ func (s *Server) getDeployment(r *http.Request) (reply, *Error) {
 	if !validID(id) || !ok {
 		return reply{}, errNoDeployment
 	}
-	return reply{http.StatusOK, d.toJSON()}, nil
+	return reply{status: http.StatusOK, body: d.toJSON()}, nil
 }
 
 // createDeployment follows what AWS documents and answers (create-canary-deployment in the
@@ -193,8 +192,7 @@ func (s *Server) createDeployment(r *http.Request) (reply, *Error) {
 			return reply{}, err // cannot happen: validated above
 		}
 	}
-	s.writes++
-	return reply{http.StatusCreated, d.toJSON()}, nil
+	return reply{status: http.StatusCreated, body: d.toJSON(), write: true}, nil
 }
 
 // deployToStage carries a CreateDeployment's stage settings over to an existing stage: the variables
@@ -227,7 +225,7 @@ func (s *Server) getStages(r *http.Request) (reply, *Error) {
 			out.Item = append(out.Item, st.toJSON())
 		}
 	}
-	return reply{http.StatusOK, out}, nil
+	return reply{status: http.StatusOK, body: out}, nil
 }
 
 func (st *Stage) toJSON() stageJSON {
@@ -260,7 +258,7 @@ func (s *Server) getStage(r *http.Request) (reply, *Error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusOK, st.toJSON()}, nil
+	return reply{status: http.StatusOK, body: st.toJSON()}, nil
 }
 
 func (s *Server) createStage(r *http.Request) (reply, *Error) {
@@ -285,8 +283,7 @@ func (s *Server) createStage(r *http.Request) (reply, *Error) {
 	if err != nil {
 		return reply{}, err
 	}
-	s.writes++
-	return reply{http.StatusCreated, st.toJSON()}, nil
+	return reply{status: http.StatusCreated, body: st.toJSON(), write: true}, nil
 }
 
 func (s *Server) deleteStage(r *http.Request) (reply, *Error) {
@@ -297,6 +294,5 @@ func (s *Server) deleteStage(r *http.Request) (reply, *Error) {
 		return reply{}, err
 	}
 	delete(a.stages, st.Name)
-	s.writes++
-	return reply{status: http.StatusAccepted}, nil
+	return reply{status: http.StatusAccepted, write: true}, nil
 }

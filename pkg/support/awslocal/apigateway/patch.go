@@ -52,12 +52,12 @@ func (s *Server) updateStage(r *http.Request) (reply, *Error) {
 			return reply{}, err
 		}
 	}
-	if len(in.PatchOperations) > 0 {
+	applied := len(in.PatchOperations) > 0
+	if applied {
 		st.Stage = next
 		s.touch(st)
-		s.writes++
 	}
-	return reply{http.StatusOK, st.toJSON()}, nil
+	return reply{status: http.StatusOK, body: st.toJSON(), write: applied}, nil
 }
 
 func applyPatch(a *apiState, st *Stage, op patchOpJSON) *Error {

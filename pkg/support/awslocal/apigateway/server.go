@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rewind-sre/rewind/pkg/support/awslocal"
 )
 
 // Options configure a Server.
@@ -27,17 +29,18 @@ type Options struct {
 // Server is a local API Gateway. Its ServeHTTP is the control plane (apigateway.{region}.amazonaws.com);
 // DataPlane returns an API's data plane ({api}.execute-api.{region}.amazonaws.com). It is safe for
 // concurrent use.
+//
+// The embedded Recorder is the control plane's faults (InjectFault, ClearFaults), latency
+// (SetLatency), request-rate quota (SetRateLimit) and record (Calls, CallCount, ResetCalls, Writes).
+// Writes counts CreateRestApi, CreateDeployment, CreateStage, UpdateStage (with at least one patch
+// operation), DeleteStage, TagResource and UntagResource calls that were applied.
 type Server struct {
+	*awslocal.Recorder
 	region, account string
 	now             func() time.Time
 
-	mu      sync.Mutex
-	apis    map[string]*apiState
-	faults  map[string][]*queuedFault
-	latency time.Duration
-	limiter *tokenBucket
-	calls   []*Call
-	writes  int
+	mu   sync.Mutex
+	apis map[string]*apiState
 }
 
 // New returns an empty local API Gateway.
@@ -47,7 +50,6 @@ func New(opts Options) *Server {
 		account: opts.AccountID,
 		now:     opts.Now,
 		apis:    map[string]*apiState{},
-		faults:  map[string][]*queuedFault{},
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
@@ -58,6 +60,7 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.Recorder = awslocal.NewRecorder(s.now, writeFault)
 	return s
 }
 
@@ -123,7 +126,8 @@ type opFunc func(s *Server, r *http.Request) (reply, *Error)
 
 type reply struct {
 	status int
-	body   any // nil: no body; a *file: sent as it is; anything else: sent as JSON
+	body   any  // nil: no body; a *file: sent as it is; anything else: sent as JSON
+	write  bool // the call changed state: Writes counts it
 }
 
 // file is a reply body sent as it is, with its own Content-Type and any other headers: what an
@@ -151,99 +155,40 @@ const UnknownOperation = "UnknownOperation"
 // serveUnknown answers a path or method this server does not implement with a 404, as AWS does for a
 // path no operation has. The exact code and message AWS sends could not be checked.
 func (s *Server) serveUnknown(w http.ResponseWriter, r *http.Request) {
-	x := s.begin(w, UnknownOperation)
-	x.fail(&Error{Status: http.StatusNotFound, Code: "UnknownOperationException",
-		Message: "Unknown operation " + r.Method + " " + r.URL.EscapedPath()}, "")
+	s.Refuse(w, UnknownOperation, func(w http.ResponseWriter) {
+		writeError(w, newRequestID(), &Error{Status: http.StatusNotFound, Code: "UnknownOperationException",
+			Message: "Unknown operation " + r.Method + " " + r.URL.EscapedPath()})
+	})
 }
 
-// exchange is one call being answered. Each way of ending it records the call before anything is
-// sent, so a client that has its answer always finds the call complete in Calls().
-type exchange struct {
-	s     *Server
-	w     http.ResponseWriter
-	reqID string
-	call  *Call
-}
-
-func (s *Server) begin(w http.ResponseWriter, op string) *exchange {
-	return &exchange{s: s, w: w, reqID: newRequestID(), call: s.beginCall(op)}
-}
-
-func (x *exchange) ok(rep reply, fault string) {
-	x.s.endCall(x.call, rep.status, fault)
-	if f, ok := rep.body.(*file); ok {
-		writeFile(x.w, x.reqID, rep.status, f)
-		return
-	}
-	writeJSON(x.w, x.reqID, rep.status, rep.body)
-}
-
-func (x *exchange) fail(e *Error, fault string) {
-	x.s.endCall(x.call, e.Status, fault)
-	writeError(x.w, x.reqID, e)
-}
-
-func (x *exchange) reset(fault string) {
-	x.s.endCall(x.call, 0, fault)
-	resetConnection(x.w)
-}
-
-// abandon ends a call whose client went away: there is no one to answer.
-func (x *exchange) abandon(fault string) { x.s.endCall(x.call, 0, fault) }
-
-// serveOp is every operation's path through the server: latency, the rate limiter, a pre-apply
-// fault, the operation, an after-apply fault, the response.
+// serveOp is every operation's path through the server: the body is read whole, then the Recorder
+// runs the call (latency, the rate limiter, a pre-apply fault, the operation, an after-apply fault)
+// and sends the answer the operation wrote.
 func (s *Server) serveOp(w http.ResponseWriter, r *http.Request, op string, fn opFunc) {
-	x := s.begin(w, op)
-	ctx := r.Context()
-
-	// Read the whole body first: net/http only notices that a client went away (and cancels ctx)
-	// once the body has been consumed, and the waits below must end when the client gives up.
+	// Read the whole body first: net/http only notices that a client went away (and cancels the
+	// request's context) once the body has been consumed, and the Recorder's waits must end when
+	// the client gives up.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		x.fail(errBadRequest("Could not read the request body: %v", err), "")
+		s.Refuse(w, op, func(w http.ResponseWriter) {
+			writeError(w, newRequestID(), errBadRequest("Could not read the request body: %v", err))
+		})
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-
-	if d := s.currentLatency(); d > 0 && !sleep(ctx, d) {
-		x.abandon("latency,canceled")
-		return
-	}
-	if !s.allow() {
-		x.fail(faultError(http.StatusTooManyRequests), "ratelimit")
-		return
-	}
-	f, faulted := s.takeFault(op)
-	if faulted && !f.AfterApply && x.fire(ctx, f) {
-		return
-	}
-	rep, apiErr := fn(s, r)
-	if faulted && f.AfterApply && x.fire(ctx, f) {
-		return
-	}
-	desc := ""
-	if faulted {
-		desc = f.describe()
-	}
-	if apiErr != nil {
-		x.fail(apiErr, desc)
-		return
-	}
-	x.ok(rep, desc)
-}
-
-// sleep waits for d or until ctx ends (the client gave up or went away), reporting whether the
-// whole of d passed. The timer is stopped either way, so nothing outlives the request.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	s.Serve(w, r, op, func(w http.ResponseWriter) bool {
+		rep, apiErr := fn(s, r)
+		if apiErr != nil {
+			writeError(w, newRequestID(), apiErr)
+			return false
+		}
+		if f, ok := rep.body.(*file); ok {
+			writeFile(w, newRequestID(), rep.status, f)
+		} else {
+			writeJSON(w, newRequestID(), rep.status, rep.body)
+		}
+		return rep.write
+	})
 }
 
 // Start serves the control plane on addr ("" means 127.0.0.1:0, a free loopback port) until stop is

@@ -50,7 +50,7 @@ func (s *Server) getTags(r *http.Request) (reply, *Error) {
 	if out.Tags == nil {
 		out.Tags = map[string]string{}
 	}
-	return reply{http.StatusOK, out}, nil
+	return reply{status: http.StatusOK, body: out}, nil
 }
 
 func (s *Server) tagResource(r *http.Request) (reply, *Error) {
@@ -76,8 +76,7 @@ func (s *Server) tagResource(r *http.Request) (reply, *Error) {
 		return reply{}, errBadRequest("Too many tags: a resource can have at most %d tags", maxTags)
 	}
 	*tags = merged
-	s.writes++
-	return reply{status: http.StatusNoContent}, nil
+	return reply{status: http.StatusNoContent, write: true}, nil
 }
 
 func (s *Server) untagResource(r *http.Request) (reply, *Error) {
@@ -94,6 +93,5 @@ func (s *Server) untagResource(r *http.Request) (reply, *Error) {
 	for _, k := range keys {
 		delete(*tags, k)
 	}
-	s.writes++
-	return reply{status: http.StatusNoContent}, nil
+	return reply{status: http.StatusNoContent, write: true}, nil
 }
