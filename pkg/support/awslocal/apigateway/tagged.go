@@ -26,3 +26,16 @@ func (s *Server) TaggedResources() []tagging.Resource {
 	}
 	return out
 }
+
+// DeleteStage removes a stage out of band (a person's delete in the console): no faults, not in
+// Calls or Writes.
+func (s *Server) DeleteStage(apiID, stage string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, _, err := s.stageLocked(apiID, stage)
+	if err != nil {
+		return err
+	}
+	delete(a.stages, stage)
+	return nil
+}
