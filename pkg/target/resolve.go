@@ -60,7 +60,8 @@ func ParseMappings(s string, allowed []Target) ([]Mapping, error) {
 		}
 		allowedT, ok := Find(allowed, t.String())
 		if !ok {
-			return nil, fmt.Errorf("mapping %s: target %s is not in TARGETS", quote(item), t)
+			// Explicit targets only: a mapping to a stage found by tag would outlive the tag.
+			return nil, fmt.Errorf("mapping %s: target %s is not in TARGETS (a mapping names an explicit target, not a stage found by tag)", quote(item), t)
 		}
 		out = append(out, Mapping{Pattern: pattern, Target: allowedT, glob: &g})
 	}
