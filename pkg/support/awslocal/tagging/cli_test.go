@@ -57,7 +57,9 @@ func TestTheAWSCLIListsTaggedStages(t *testing.T) {
 	other := elsewhere.CreateRestAPI("orders")
 	od, _ := elsewhere.CreateDeployment(other.ID, apigwlocal.DeploymentSpec{CreatedDate: time.Now()})
 	_ = elsewhere.CreateStage(other.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: od.ID, Tags: map[string]string{"rewind": "protect"}})
-	arn := func(name string) string { return "arn:aws:apigateway:us-east-1::/restapis/" + api.ID + "/stages/" + name }
+	arn := func(name string) string {
+		return "arn:aws:apigateway:us-east-1::/restapis/" + api.ID + "/stages/" + name
+	}
 	cli := clitest.New(t, srv.URL)
 	get := func(args ...string) []string {
 		t.Helper()
