@@ -349,3 +349,6 @@ func (s *Scope) take(a *Answer, found map[string]bool, m rgttypes.ResourceTagMap
 }
 
 func quote(s string) string { return text.Quote(s, 128) }
+
+// Pages is how many GetResources calls one key's listing of n stages makes: ⌈n/PerPage⌉, at least 1.
+func Pages(n int) int { return max(1, (n+PerPage-1)/PerPage) }
