@@ -140,7 +140,8 @@ func (s *Scope) Now(ctx context.Context) ([]target.Target, error) {
 	switch {
 	case a != nil && now.Sub(a.At) < s.o.TTL:
 	case a != nil && now.Sub(a.At) < s.o.MaxStale:
-		if !s.refreshing {
+		// One refresh at a time, and after a failed one not again for RecheckEvery.
+		if !s.refreshing && now.Sub(s.tried) >= s.o.RecheckEvery {
 			s.refreshing = true
 			s.bg.Add(1)
 			go s.background(context.WithoutCancel(ctx))

@@ -230,6 +230,11 @@ func TestDiscoveryFailingLeavesTheExplicitTargets(t *testing.T) {
 		t.Errorf("stale within MaxStale: %s, %v", names(ts), err)
 	}
 	s.Wait()
+	before := e.tags.CallCount("")
+	if _, err := s.Now(ctx); err != nil || e.tags.CallCount("") != before {
+		t.Errorf("a failed background refresh is not retried within RecheckEvery: %d calls after %d, %v", e.tags.CallCount(""), before, err)
+	}
+	s.Wait()
 	e.clock.Add(discover.MaxStale)
 	if ts, err := s.Now(ctx); err == nil || names(ts) != "a1b2c3/live" {
 		t.Errorf("past MaxStale: %s, %v; want the explicit target only and an error", names(ts), err)
