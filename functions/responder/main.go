@@ -40,7 +40,7 @@ func main() {
 	if err != nil {
 		fail("configuration", err)
 	}
-	log.Info("ready", "targets", len(cfg.Targets), "dryRun", cfg.DryRun, "region", awsCfg.Region)
+	log.Info("ready", "targets", len(cfg.Targets), "selectors", len(cfg.Selectors), "dryRun", cfg.DryRun, "region", awsCfg.Region)
 	lambda.Start(h) // h.Invoke: the payload as bytes, whatever it holds
 }
 

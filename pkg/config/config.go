@@ -27,6 +27,8 @@ const (
 	//
 	// The "@..." part pins where an alarm sends the target, whatever its history says; a CloudFront
 	// target must have it (the legacy origin). Each target may be listed once, in any spelling.
+	// Items may also be tag selectors (target.ParseSelector): rest:tag:KEY=VALUE, rest:tag:KEY,
+	// http:tag:KEY=VALUE, http:tag:KEY, every such stage of the region (pkg/discover finds them).
 	EnvTargets         = "TARGETS"
 	EnvDryRun          = "DRY_RUN"
 	EnvAlarmTargets    = "ALARM_TARGETS"
@@ -58,7 +60,9 @@ const DefaultAutoRollbackWindow = 24 * time.Hour
 
 // Config is Rewind's configuration.
 type Config struct {
-	Targets         []target.Target  // the allow-list: nothing else is ever touched
+	Targets []target.Target // the allow-list's explicit targets: nothing else is ever touched
+	// Selectors add every stage carrying their tag (discovered; see pkg/discover) to the allow-list.
+	Selectors       []target.Selector
 	DryRun          bool             // decide and report, write nothing
 	AlarmTargets    []target.Mapping // alarm name globs to targets, for alarms without ApiName
 	AllowedAccounts []string         // accounts whose alarms count, besides the function's own
@@ -114,16 +118,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 	switch raw := strings.TrimSpace(getenv(EnvTargets)); {
 	case raw == "":
-		problem("%s is required: a comma-separated list of the targets Rewind may act on, each %s", EnvTargets, target.Grammar)
+		problem("%s is required: a comma-separated list of the targets Rewind may act on, each %s, or a selector %s", EnvTargets, target.Grammar, target.SelectorGrammar)
 	default:
-		targets, err := target.ParseList(raw)
+		spec, err := target.ParseSpec(raw)
+		targets := spec.Explicit
 		switch {
 		case errors.Is(err, target.ErrMalformed) || errors.Is(err, target.ErrUnknownKind):
-			problem("%s: %w; a target is %s", EnvTargets, err, target.Grammar)
+			problem("%s: %w; a target is %s, a selector %s", EnvTargets, err, target.Grammar, target.SelectorGrammar)
 		case err != nil:
 			problem("%s: %w", EnvTargets, err)
 		}
-		c.Targets = targets
+		c.Targets, c.Selectors = targets, spec.Selectors
+		if err == nil && targets == nil {
+			c.Targets = []target.Target{} // selectors alone: ALARM_TARGETS is still read (and may name nothing)
+		}
 	}
 	if v := strings.TrimSpace(getenv(EnvDryRun)); v != "" {
 		switch strings.ToLower(v) {

@@ -9,9 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rewind-sre/rewind/pkg/config"
+	"github.com/rewind-sre/rewind/pkg/discover"
 	"github.com/rewind-sre/rewind/pkg/memory"
 	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/rollback"
@@ -34,6 +36,8 @@ type Options struct {
 	// NamesNow is the API name cache's clock, and NameTTL its lifetime (0: APINameTTL).
 	NamesNow func() time.Time
 	NameTTL  time.Duration
+	// DiscoveryNow is the clock of the tag selectors' discovery (nil: time.Now).
+	DiscoveryNow func() time.Time
 	// Guard replaces the loop guard MAX_AUTO_ROLLBACKS_PER_HOUR sets (the bench lifts it to roll one
 	// stage back as often as it measures).
 	Guard *rollback.Guard
@@ -62,20 +66,20 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 	opts := rollback.Options{DryRun: cfg.DryRun, Guard: guard, Now: o.Now, Log: log, Window: cfg.AutoRollbackWindow}
 	engines := Engines{}
 	var apigw *apigateway.Client
-	for _, t := range cfg.Targets {
-		if engines[t.Kind] != nil {
+	for _, t := range kindsNamed(cfg) {
+		if engines[t.kind] != nil {
 			continue
 		}
 		var s rollback.Strategy
-		if t.Kind == target.KindRESTStage {
+		if t.kind == target.KindRESTStage {
 			apigw = apigateway.NewFromConfig(awsCfg)
 			s = reststage.New(apigw)
-		} else if build, ok := optionalStrategies[t.Kind]; ok {
+		} else if build, ok := optionalStrategies[t.kind]; ok {
 			s = build(awsCfg)
 		} else {
-			return nil, fmt.Errorf("%s: target %s: no strategy for kind %q in this bootstrap%s", config.EnvTargets, t, t.Kind, buildNote)
+			return nil, fmt.Errorf("%s: %s: no strategy for kind %q in this bootstrap%s", config.EnvTargets, t.name, t.kind, buildNote)
 		}
-		engines[t.Kind] = rollback.NewEngine(s, store, opts)
+		engines[t.kind] = rollback.NewEngine(s, store, opts)
 	}
 	var names *target.NameCache
 	if apigw != nil {
@@ -89,7 +93,12 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 	if notifier == nil && cfg.NotifyTopicARN != "" {
 		notifier = notify.New(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN, o.FunctionName)
 	}
-	h, err := New(cfg, engines, target.NewResolver(cfg.Targets, cfg.AlarmTargets, names), notifier, log)
+	scope := target.Static(cfg.Targets)
+	if len(cfg.Selectors) > 0 {
+		scope = discover.New(rgt.NewFromConfig(awsCfg), target.Spec{Explicit: cfg.Targets, Selectors: cfg.Selectors},
+			discover.Options{Region: cfg.Region, Now: o.DiscoveryNow, Log: log})
+	}
+	h, err := New(cfg, engines, target.NewScopedResolver(scope, cfg.AlarmTargets, names), notifier, log)
 	if err != nil {
 		return nil, err
 	}
@@ -102,4 +111,23 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		h.metrics = o.Metrics
 	}
 	return h, nil
+}
+
+// kindNamed is a kind TARGETS names and the item that names it.
+type kindNamed struct {
+	kind target.Kind
+	name string
+}
+
+// kindsNamed is each explicit target's kind, then each selector's, so every kind TARGETS may hold
+// gets its engine at init (a stage found later has one waiting).
+func kindsNamed(cfg config.Config) []kindNamed {
+	out := make([]kindNamed, 0, len(cfg.Targets)+len(cfg.Selectors))
+	for _, t := range cfg.Targets {
+		out = append(out, kindNamed{t.Kind, "target " + t.String()})
+	}
+	for _, sel := range cfg.Selectors {
+		out = append(out, kindNamed{sel.Kind, "selector " + sel.String()})
+	}
+	return out
 }

@@ -195,14 +195,18 @@ func (h *Handler) record(ctx, notifyCtx context.Context, rec event.Record) []rol
 
 // observeAll records what every target serves (the schedule, or "observe" without a target).
 func (h *Handler) observeAll(ctx context.Context, dryRun bool, by rollback.By) []rollback.Result {
-	rs := make([]rollback.Result, 0, len(h.cfg.Targets))
-	for _, t := range h.cfg.Targets {
+	targets, scopeErr := h.resolver.Scope().Now(ctx)
+	rs := make([]rollback.Result, 0, len(targets)+1)
+	for _, t := range targets {
 		rs = append(rs, h.do(ctx, t, rollback.Request{Action: rollback.ActionObserve, DryRun: dryRun, Trigger: rollback.Trigger{By: by}}))
 		if by == rollback.BySchedule {
 			if r, ok := h.watchReadiness(ctx, t); ok {
 				rs = append(rs, r)
 			}
 		}
+	}
+	if scopeErr != nil { // the explicit targets were observed; the tagged stages could not be listed
+		rs = append(rs, discoveryFailed(rollback.ActionObserve, scopeErr))
 	}
 	return rs
 }
@@ -455,9 +459,16 @@ func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Resul
 		return h.observeAll(ctx, dryRun, rollback.ByManual)
 	}
 	if c.Action == rollback.ActionCheck && c.Target == "" {
-		return h.check(ctx, h.cfg.Targets)
+		targets, err := h.resolver.Scope().Now(ctx)
+		if err != nil {
+			return append(h.check(ctx, targets), discoveryFailed(c.Action, err))
+		}
+		return h.check(ctx, targets)
 	}
-	t, err := h.commandTarget(c)
+	t, err := h.commandTarget(ctx, c)
+	if errors.Is(err, errDiscovery) {
+		return []rollback.Result{discoveryFailed(c.Action, err)}
+	}
 	if err != nil {
 		return []rollback.Result{{Action: c.Action, Outcome: rollback.OutcomeFailed, Code: rollback.CodeTargetNotAllowed, Reason: err.Error()}}
 	}
@@ -475,27 +486,49 @@ func (h *Handler) command(ctx context.Context, c event.Command) []rollback.Resul
 }
 
 // commandTarget finds the command's target in the allow-list; force never widens it.
-func (h *Handler) commandTarget(c event.Command) (target.Target, error) {
+// A name not in the scope's answer lists the tagged stages again (bounded) before it is refused.
+func (h *Handler) commandTarget(ctx context.Context, c event.Command) (target.Target, error) {
+	scope := h.resolver.Scope()
 	if c.Target == "" {
-		if len(h.cfg.Targets) == 1 {
-			return h.cfg.Targets[0], nil
+		targets := scope.Peek()
+		if len(targets) == 1 && !scope.Dynamic() { // with selectors, "the one target" changes as tags do
+			return targets[0], nil
 		}
-		return target.Target{}, fmt.Errorf("%d targets are configured: name one with \"target\" (one of %s)", len(h.cfg.Targets), list(h.cfg.Targets))
+		return target.Target{}, fmt.Errorf("%d targets are configured: name one with \"target\" (one of %s)", len(targets), list(targets))
 	}
-	t, ok := target.Find(h.cfg.Targets, c.Target)
+	t, ok, err := target.FindIn(ctx, scope, c.Target)
+	if err != nil {
+		return target.Target{}, fmt.Errorf("%w: target %s is not an explicit target, and the tagged stages could not be listed: %w", errDiscovery, quote(c.Target), err)
+	}
 	if !ok {
-		return target.Target{}, fmt.Errorf("target %s is not in TARGETS (%s)", quote(c.Target), list(h.cfg.Targets))
+		return target.Target{}, fmt.Errorf("target %s is not in TARGETS (%s)", quote(c.Target), list(scope.Peek()))
 	}
 	return t, nil
 }
 
+// errDiscovery marks a command refused because the tagged stages could not be listed.
+var errDiscovery = errors.New("discovery failed")
+
+// discoveryFailed is the failed result of an answer the tagged stages could not be listed for: the
+// invocation fails (a schedule's is retried), and the reason names the listing's error.
+func discoveryFailed(a rollback.Action, err error) rollback.Result {
+	return rollback.Result{Action: a, Outcome: rollback.OutcomeFailed, Code: rollback.CodeDiscoveryFailed,
+		Reason: fmt.Sprintf("TARGETS' tag selectors: %v", err)}
+}
+
+// list names the targets, the first maxListed of them (tag selectors can find hundreds).
 func list(ts []target.Target) string {
-	s := make([]string, len(ts))
-	for i, t := range ts {
-		s[i] = t.String()
+	s := make([]string, 0, min(len(ts), maxListed)+1)
+	for _, t := range ts[:min(len(ts), maxListed)] {
+		s = append(s, t.String())
+	}
+	if len(ts) > maxListed {
+		s = append(s, fmt.Sprintf("and %d more", len(ts)-maxListed))
 	}
 	return strings.Join(s, ", ")
 }
+
+const maxListed = 20
 
 func (h *Handler) logResult(ctx context.Context, r rollback.Result) {
 	level := slog.LevelInfo

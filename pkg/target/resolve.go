@@ -60,7 +60,8 @@ func ParseMappings(s string, allowed []Target) ([]Mapping, error) {
 		}
 		allowedT, ok := Find(allowed, t.String())
 		if !ok {
-			return nil, fmt.Errorf("mapping %s: target %s is not in TARGETS", quote(item), t)
+			// Explicit targets only: a mapping to a stage found by tag would outlive the tag.
+			return nil, fmt.Errorf("mapping %s: target %s is not in TARGETS (a mapping names an explicit target, not a stage found by tag)", quote(item), t)
 		}
 		out = append(out, Mapping{Pattern: pattern, Target: allowedT, glob: &g})
 	}
@@ -162,14 +163,17 @@ func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
 
 // Resolver decides which allowed target an alarm concerns.
 type Resolver struct {
-	targets  []Target
+	targets  []Target // the scope's answer for the alarm being resolved (see scope.go)
+	scope    Scope
+	kinds    []Kind // the kinds the scope may hold, whether or not it holds one now
 	mappings []Mapping
 	names    *NameCache
 }
 
-// NewResolver builds a Resolver. names may be nil when no alarm will carry ApiName.
+// NewResolver builds a Resolver over a fixed list of targets. names may be nil when no alarm will
+// carry ApiName.
 func NewResolver(targets []Target, mappings []Mapping, names *NameCache) *Resolver {
-	return &Resolver{targets: targets, mappings: mappings, names: names}
+	return NewScopedResolver(Static(targets), mappings, names)
 }
 
 // Resolve returns the target an alarm concerns. ok=false with a reason means the alarm is not for an
@@ -193,7 +197,7 @@ func NewResolver(targets []Target, mappings []Mapping, names *NameCache) *Resolv
 // A metric of a whole API, function or distribution (no Stage or Resource) names every allowed
 // target of it: exactly one is the answer (an API-wide alarm on an API with one allowed stage moves
 // that stage), two or more are ambiguous.
-func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimensions) (t Target, ok bool, reason string, err error) {
+func (r *Resolver) resolve(ctx context.Context, alarmName string, dims Dimensions) (t Target, ok bool, reason string, err error) {
 	lookup := func(apiName string) ([]string, error) {
 		if r.names == nil {
 			return nil, fmt.Errorf("API name %s: no API Gateway client to resolve it", quote(apiName))
@@ -217,7 +221,7 @@ func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimension
 		return Target{}, false, "", err
 	}
 	if len(refs) == 0 {
-		if len(r.targets) == 1 {
+		if len(r.targets) == 1 && !r.scope.Dynamic() { // with selectors, "the one target" changes as tags do
 			return r.targets[0], true, "", nil
 		}
 		return Target{}, false, fmt.Sprintf("alarm %s has no ApiName dimension and matches no ALARM_TARGETS mapping (%d targets configured)",
@@ -234,6 +238,7 @@ func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimension
 // ambiguous or not for a target. ok=false: nothing to guess from (no metric has ApiName, there are
 // no REST targets, the cache is fresh or does not know a name), or the guess is not one target.
 func (r *Resolver) Speculate(dims Dimensions) (Target, bool) {
+	r = r.with(r.scope.Peek())
 	metrics := metricsOf(dims)
 	if r.names == nil || !r.restFirst(metrics) {
 		return Target{}, false
@@ -459,6 +464,9 @@ func (r *Resolver) has(dims Dimensions, name string, k Kind) bool {
 }
 
 func (r *Resolver) hasKind(k Kind) bool {
+	if slices.Contains(r.kinds, k) {
+		return true
+	}
 	for _, t := range r.targets {
 		if t.Kind == k {
 			return true

@@ -77,7 +77,7 @@ func intrinsic(v any) (string, any, bool) {
 }
 
 // maxRenderings bounds the combinations Fn::If inside Fn::Join/Fn::Sub can produce.
-const maxRenderings = 64
+const maxRenderings = 128 // 72 for TARGETS: its four kinds' choices, with ProtectTag on or off
 
 // render returns the strings v can evaluate to, references written the way Fn::Sub writes them
 // (${Param}, ${AWS::Region}, ${Res.Attr}): so !Sub "a${X}", !Join ["", [a, !Ref X]] and

@@ -7,6 +7,7 @@ package samtemplate
 // resource types this template's policies use, and is an error, never a guess, on anything else.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -186,6 +187,40 @@ func (d *deployment) intrinsic(fn string, arg any) (any, error) {
 		return d.eval(a[2])
 	case "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition":
 		return d.condition(map[string]any{fn: arg})
+	case "Fn::Split":
+		a, _ := arg.([]any)
+		if len(a) != 2 {
+			return nil, fmt.Errorf("Fn::Split %v: want [delimiter, string]", arg)
+		}
+		sep, _ := a[0].(string)
+		str, err := d.str(a[1])
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, p := range strings.Split(str, sep) {
+			out = append(out, p)
+		}
+		return out, nil
+	case "Fn::Select":
+		a, _ := arg.([]any)
+		if len(a) != 2 {
+			return nil, fmt.Errorf("Fn::Select %v: want [index, list]", arg)
+		}
+		i, err := d.str(a[0])
+		if err != nil {
+			return nil, err
+		}
+		list, err := d.eval(a[1])
+		if err != nil {
+			return nil, err
+		}
+		items, _ := list.([]any)
+		n, err := strconv.Atoi(i)
+		if err != nil || n < 0 || n >= len(items) {
+			return nil, fmt.Errorf("Fn::Select %s of %d items", i, len(items))
+		}
+		return items[n], nil
 	}
 	return nil, fmt.Errorf("%s: not an intrinsic these tests resolve", fn)
 }
@@ -418,6 +453,13 @@ func (d *deployment) rolePolicies(logical string) ([]policyDoc, []string, error)
 		e, err := d.eval(v)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
+		}
+		if text, isText := e.(string); isText { // a JSON document, as CloudFormation takes one too
+			var doc map[string]any
+			if err := json.Unmarshal([]byte(text), &doc); err != nil {
+				return fmt.Errorf("%s: the policy document is not JSON: %w", where, err)
+			}
+			e = doc
 		}
 		m, ok := e.(map[string]any)
 		if !ok {

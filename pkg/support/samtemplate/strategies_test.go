@@ -17,6 +17,7 @@ var examples = map[string]string{
 	"HttpApiId": "h1b2c3d4e5", "HttpStageName": "$default", "HttpFallbackDeploymentId": "dep9",
 	"LambdaFunctionName": "api-user-id", "LambdaAliasName": "live", "LambdaFallbackVersion": "7",
 	"CloudFrontDistributionId": "E2QWRUHAPOMQZL", "CloudFrontPathPattern": "/api/users/*", "CloudFrontLegacyOriginId": "legacy-ec2",
+	"ProtectTag": "rewind=protect",
 }
 
 var optional = []string{"HttpApiId", "HttpStageName", "HttpFallbackDeploymentId", "LambdaFunctionName", "LambdaAliasName",
@@ -89,11 +90,12 @@ func checkTargets(tpl *Template) []problem {
 			}
 			return m
 		})
-		list, err := target.ParseList(filled)
+		spec, err := target.ParseSpec(filled)
 		if err != nil {
 			ps.add(functionID+" TARGETS", "%q (from %q) does not parse: %v", filled, r, err)
 			continue
 		}
+		list := spec.Explicit
 		for _, tg := range list {
 			seen[tg.Kind] = true
 		}

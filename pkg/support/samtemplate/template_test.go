@@ -455,6 +455,7 @@ const targetsBlock = `          # Grammar: restApiId/stage[@deployment], http:ap
                 - HasCloudFront
                 - !Sub ",cloudfront:${CloudFrontDistributionId}:${CloudFrontPathPattern}@${CloudFrontLegacyOriginId}"
                 - ""
+              - !If [ProtectByTag, !Sub ",rest:tag:${ProtectTag}", ""]
 `
 
 func alarmMutations() []mutation {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/support/awslocal"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal/tagging"
 )
 
 // Deployment is one deployment of an HTTP API.
@@ -39,6 +40,7 @@ type Stage struct {
 	AutoDeploy   bool
 	Variables    map[string]string
 	LastUpdated  time.Time
+	Tags         map[string]string // listed by TaggedResources for the local Tagging API
 }
 
 type api struct {
@@ -107,6 +109,7 @@ func (s *Server) CreateStage(apiID string, st Stage) error {
 		return fmt.Errorf("no API %s", apiID)
 	}
 	st.Variables = maps.Clone(st.Variables)
+	st.Tags = maps.Clone(st.Tags)
 	if st.Variables == nil {
 		st.Variables = map[string]string{}
 	}
@@ -115,6 +118,22 @@ func (s *Server) CreateStage(apiID string, st Stage) error {
 	}
 	a.stages[st.Name] = &st
 	return nil
+}
+
+// TaggedResources lists the stages that have tags, by ARN in region (the fake has no region of its
+// own), for the local Tagging API (a tagging.Source through tagging.SourceFunc).
+func (s *Server) TaggedResources(region string) []tagging.Resource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []tagging.Resource
+	for id, a := range s.apis {
+		for name, st := range a.stages {
+			if len(st.Tags) > 0 {
+				out = append(out, tagging.Resource{ARN: "arn:aws:apigateway:" + region + "::/apis/" + id + "/stages/" + name, Tags: maps.Clone(st.Tags)})
+			}
+		}
+	}
+	return out
 }
 
 // Stage returns a copy of a stage.

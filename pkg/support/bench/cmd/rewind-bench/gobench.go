@@ -32,7 +32,7 @@ func goBenches(root string) []goBench {
 	runs := []goBench{
 		{pattern: "^Benchmark(RTT|Floor)$", benchtime: "6x", pkgs: []string{"./pkg/support/bench"}},
 		{pattern: "^BenchmarkScale$", benchtime: "0.3s", pkgs: []string{"./pkg/support/bench"}},
-		{pattern: "^Benchmark(ScaleAtLatency|PeakHeap)$", benchtime: "1x", pkgs: []string{"./pkg/support/bench"}},
+		{pattern: "^Benchmark(ScaleAtLatency|PeakHeap|Discovery)$", benchtime: "1x", pkgs: []string{"./pkg/support/bench"}},
 	}
 	if others := benchPackages(root); len(others) > 0 {
 		runs = append(runs, goBench{pattern: ".", benchtime: "0.2s", pkgs: others})

@@ -233,6 +233,7 @@ func benchRows(t *table, r results) {
 	} else {
 		t.notMeasured("Peak heap above idle at 50,000, in-process", "BenchmarkPeakHeap did not run", "≤ 40 MB")
 	}
+	discoveryRows(t, r)
 }
 
 func joinN(ns []int) string {
