@@ -9,11 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/memory"
-	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -86,8 +84,8 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		names = target.NewNameCache(apigw, ttl, o.NamesNow)
 	}
 	notifier := o.Notifier
-	if notifier == nil && cfg.NotifyTopicARN != "" {
-		notifier = notify.New(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN, o.FunctionName)
+	if notifier == nil {
+		notifier = snsNotifier(cfg, awsCfg, o.FunctionName)
 	}
 	h, err := New(cfg, engines, target.NewResolver(cfg.Targets, cfg.AlarmTargets, names), notifier, log)
 	if err != nil {
