@@ -26,7 +26,7 @@ func TestCentralNotifyTopic(t *testing.T) {
 		t.Fatalf("set: %q, %v", c.CentralNotifyTopicARN, err)
 	}
 	for _, bad := range []string{
-		"999988887777",                                 // an account, not a topic
+		"999988887777", // an account, not a topic
 		"arn:aws:sqs:us-east-1:999988887777:org-queue", // a queue
 		"arn:aws:sns:us-east-1:99998888777:org",        // 11 digits
 		"arn:aws:sns:us-east-1:999988887777:org/x",     // not a topic name
