@@ -6,6 +6,7 @@ package samtemplate
 // with and without the parameter.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,5 +105,77 @@ func TestFunctionPublishesToTheCentralTopicOnlyWhenSet(t *testing.T) {
 				t.Errorf("did not report %q; reported %v", c.want, ps)
 			}
 		})
+	}
+}
+
+// centralPolicy is the central topic's policy as docs/organizations.md prints it, for organization
+// orgID: the JSON written to central-topic-policy.json.
+func centralPolicy(t *testing.T, orgID string) (map[string]any, string) {
+	t.Helper()
+	doc := readOrganizationsDoc(t)
+	_, rest, ok := strings.Cut(doc, "cat > central-topic-policy.json <<EOF\n")
+	body, _, ok2 := strings.Cut(rest, "\nEOF\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/organizations.md prints no central-topic-policy.json")
+	}
+	var p map[string]any
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(body, "$ORG_ID", orgID)), &p); err != nil {
+		t.Fatalf("the central topic's policy in docs/organizations.md: %v\n%s", err, body)
+	}
+	st, _ := flatten(p["Statement"])[0].(map[string]any)
+	arn, _ := st["Resource"].(string)
+	return p, arn
+}
+
+// TestCentralTopicPolicyLetsTheOrganizationsRewindsPublish runs the policy docs/organizations.md tells
+// the central account to set, with a member's Rewind role as the template makes it, through
+// iam-simulate: a member of the organization publishes; a principal of another organization does not;
+// nor does a member whose stack does not name the central topic (cross-account needs both policies).
+// Without its Condition, the policy would let the other organization in: the condition is what holds.
+func TestCentralTopicPolicyLetsTheOrganizationsRewindsPublish(t *testing.T) {
+	const org, otherOrg = "o-a1b2c3d4e5", "o-zz9y8x7w6v"
+	policy, central := centralPolicy(t, org)
+	if f := strings.Split(central, ":"); len(f) != 6 || f[4] == simAccount {
+		t.Fatalf("the documented topic %q must be another account's than the member's %s", central, simAccount)
+	}
+	open := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]any{"AWS": "*"}, "Action": "sns:Publish", "Resource": central}}}
+	tpl := translate(t, samPython(t), templatePath)[0]
+	roleOf := func(centralParam string) []policyDoc {
+		params := map[string]string{"CentralNotifyTopicArn": centralParam}
+		for k, v := range simParams {
+			params[k] = v
+		}
+		docs, _, err := newDeployment(tpl, params).rolePolicies(functionID + "Role")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return docs
+	}
+	member, unwired := roleOf(central), roleOf("")
+	role := "arn:aws:iam::" + simAccount + ":role/StackSet-rewind-ResponderFunctionRole-1A2B3C"
+	sim := func(name string, identity []policyDoc, orgID string, resourcePolicy map[string]any, want string) simCase {
+		c := simCaseOf(name, role, "sns:Publish", central,
+			map[string]string{"aws:PrincipalOrgID": orgID, "aws:PrincipalAccount": simAccount}, identity, resourcePolicy, want)
+		c.sim.Request.Resource.AccountID = strings.Split(central, ":")[4]
+		return c
+	}
+	cases := []simCase{
+		sim("a member's Rewind publishes", member, org, policy, "Allowed"),
+		sim("another organization's principal does not", member, otherOrg, policy, "denied"),
+		sim("a member whose stack names no central topic does not", unwired, org, policy, "denied"),
+		sim("without the Condition, another organization would", member, otherOrg, open, "Allowed"),
+	}
+	var sims []namedSimulation
+	for _, c := range cases {
+		sims = append(sims, namedSimulation{Name: c.name, Simulation: c.sim})
+	}
+	ans := askIAMRef(t, []string{"sns:Publish"}, sims)
+	for i, c := range cases {
+		got := ans.Simulations[i]
+		ok := got.Result == c.want || (c.want == "denied" && (got.Result == "ExplicitlyDenied" || got.Result == "ImplicitlyDenied"))
+		if !ok {
+			t.Errorf("%s: iam-simulate says %s, want %s%s", c.name, got.Result, c.want, errorsOf(got.Errors))
+		}
 	}
 }
