@@ -1,7 +1,9 @@
 // Package notify publishes one message per decision to an SNS topic, readable where on-call reads it:
 // in Slack or Microsoft Teams through AWS Chatbot (Amazon Q Developer in chat applications), which
 // renders it as a custom notification, and in e-mail as plain text. The JSON result rides along as
-// the message attribute rewind.result, for machines.
+// the message attribute rewind.result, for machines. Every message says the account and region it was
+// decided in (origin.go), and may go to a second topic too, an organization's central one, the same
+// message at the same time (SNS.Also).
 //
 // # The wire
 //
