@@ -190,7 +190,7 @@ const organizationsDoc = "../../../docs/organizations.md"
 
 // checkParametersFitEveryAccount: a StackSet gives every account the same parameter values unless an
 // instance overrides them, so each parameter without a Default must be one docs/organizations.md tells
-// the reader to set (written there as `Name`); and no parameter may need CAPABILITY_NAMED_IAM or a
+// the reader to set (written as `Name` in its parameters section); and no parameter may need CAPABILITY_NAMED_IAM or a
 // macro (no named IAM resource, no Fn::Transform, no Fn::ImportValue, whose export would have to exist
 // in every account and region first).
 func checkParametersFitEveryAccount(t *Template, doc string) []problem {
@@ -281,6 +281,18 @@ func readOrganizationsDoc(t *testing.T) string {
 	return string(b)
 }
 
+// parametersSection is the part of the rollout page that says which parameters are set once for the
+// stack set and which per account: a parameter named anywhere else does not count as explained.
+func parametersSection(t *testing.T, doc string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(doc, "\n## Parameters: once for the stack set, or per account\n")
+	if !ok {
+		t.Fatal("docs/organizations.md has no section \"Parameters: once for the stack set, or per account\"")
+	}
+	section, _, _ := strings.Cut(rest, "\n## ")
+	return section
+}
+
 // TestTemplateDeploysUnchangedThroughStackSets: template.yaml holds nothing of one account or region,
 // names nothing two stack instances would both claim, and every parameter without a default is one the
 // rollout page says how to set.
@@ -288,7 +300,7 @@ func TestTemplateDeploysUnchangedThroughStackSets(t *testing.T) {
 	tpl := loadReal(t)
 	report(t, checkNoAccountOrRegion(tpl))
 	report(t, checkNamesDoNotCollide(tpl, arnFormats(t)))
-	report(t, checkParametersFitEveryAccount(tpl, readOrganizationsDoc(t)))
+	report(t, checkParametersFitEveryAccount(tpl, parametersSection(t, readOrganizationsDoc(t))))
 }
 
 // TestStackSetTemplateIsWhatAStackSetTakes: `make package` runs rewind-package, which writes
@@ -318,7 +330,7 @@ func TestStackSetTemplateIsWhatAStackSetTakes(t *testing.T) {
 	report(t, checkPlainCloudFormation(tpl))
 	report(t, checkNoAccountOrRegion(tpl))
 	report(t, checkNamesDoNotCollide(tpl, arnFormats(t)))
-	report(t, checkParametersFitEveryAccount(tpl, readOrganizationsDoc(t)))
+	report(t, checkParametersFitEveryAccount(tpl, parametersSection(t, readOrganizationsDoc(t))))
 	if len(body) > MaxTemplateURL {
 		t.Errorf("the StackSet template is %d bytes: CreateStackSet takes at most %d through TemplateURL", len(body), MaxTemplateURL)
 	}
@@ -356,7 +368,7 @@ func TestStackSetChecksCatchBrokenTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	formats := arnFormats(t)
-	doc := readOrganizationsDoc(t)
+	doc := parametersSection(t, readOrganizationsDoc(t))
 	names := func(tpl *Template) []problem { return checkNamesDoNotCollide(tpl, formats) }
 	params := func(tpl *Template) []problem { return checkParametersFitEveryAccount(tpl, doc) }
 	alarmsSub := `!Sub "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"` + "\n            - Sid: MoveOnlyThisStage"
