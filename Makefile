@@ -21,7 +21,7 @@ FUZZTIME ?= 20s
 SCHEDULES ?= 20000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo sandbox sandbox-event build build-ResponderFunction test fuzz soak bench lint deploy
+.PHONY: help demo sandbox sandbox-event build build-ResponderFunction package test fuzz soak bench lint deploy
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ build: ## Build the Lambda function into .build/bootstrap (arm64; GOARCH_LAMBDA=
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(BUILD_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/responder
 
 build-ResponderFunction: build ## The same, under the name sam build calls
+
+package: build ## Make what a StackSet deploys: .build/rewind.zip and .build/stackset-template.json, the template in plain CloudFormation (see docs/organizations.md)
+	$(GO) run ./pkg/support/samtemplate/cmd/rewind-package -template template.yaml -bootstrap $(ARTIFACTS_DIR)/bootstrap -out $(ARTIFACTS_DIR)
 
 test: ## Run every test (what CI runs), then print the figures they measured
 	@figures=$$(mktemp); echo "$(GO) test -race -count=1 ./..."; \

@@ -48,11 +48,14 @@ const (
 	// EnvAlarmTopicARN, optional: the topic alarms send to Rewind through (the template's AlarmTopic),
 	// so "check" can tell which alarms reach each target.
 	EnvAlarmTopicARN = "ALARM_TOPIC_ARN"
+	// EnvCentralNotifyTopicARN, optional: a second topic, usually another account's (an organization's
+	// central one), that receives every notification NOTIFY_TOPIC_ARN does, the same message.
+	EnvCentralNotifyTopicARN = "CENTRAL_NOTIFY_TOPIC_ARN"
 )
 
 // Env lists every variable above, for documentation checks.
 var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN, EnvMaxAutoPerHour,
-	EnvMemoryTable, EnvAuditRetentionDays, EnvAutoRollbackWindow, EnvAlarmTopicARN}
+	EnvMemoryTable, EnvAuditRetentionDays, EnvAutoRollbackWindow, EnvAlarmTopicARN, EnvCentralNotifyTopicARN}
 
 // DefaultAutoRollbackWindow is a day: long enough for a release's first peak of traffic and a night's
 // batch, short enough that an outage weeks later does not roll production back to weeks-old code.
@@ -78,6 +81,9 @@ type Config struct {
 	// Region is the region the clients call: AWS_REGION here, and main sets it from the aws.Config the
 	// SDK loaded. Alarms of regional resources from another region are not Rewind's to act on.
 	Region string
+
+	// CentralNotifyTopicARN also receives every notification (an organization's topic); empty: none.
+	CentralNotifyTopicARN string
 }
 
 // The two checks below are ascii.Set checks, not package-level regexps: compiling
@@ -202,6 +208,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			problem("%s: %q is not an SNS topic ARN", EnvNotifyTopicARN, v)
 		}
 		c.NotifyTopicARN = v
+	}
+	if v := strings.TrimSpace(getenv(EnvCentralNotifyTopicARN)); v != "" {
+		switch {
+		case !validTopicARN(v):
+			problem("%s: %q is not an SNS topic ARN", EnvCentralNotifyTopicARN, v)
+		case v == c.NotifyTopicARN:
+			problem("%s: %q is NOTIFY_TOPIC_ARN itself; every message would be published to it twice", EnvCentralNotifyTopicARN, v)
+		}
+		c.CentralNotifyTopicARN = v
 	}
 	return c, errors.Join(errs...)
 }

@@ -1,7 +1,9 @@
 // Package notify publishes one message per decision to an SNS topic, readable where on-call reads it:
 // in Slack or Microsoft Teams through AWS Chatbot (Amazon Q Developer in chat applications), which
 // renders it as a custom notification, and in e-mail as plain text. The JSON result rides along as
-// the message attribute rewind.result, for machines.
+// the message attribute rewind.result, for machines. Every message says the account and region it was
+// decided in (origin.go), and may go to a second topic too, an organization's central one, the same
+// message at the same time (SNS.Also).
 //
 // # The wire
 //
@@ -61,9 +63,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/rewind-sre/rewind/pkg/rollback"
 )
@@ -90,56 +90,6 @@ const (
 	Source   = "custom"
 	TextType = "client-markdown"
 )
-
-// SNS publishes results to one topic.
-type SNS struct {
-	api      API
-	topicARN string
-	function string // the function's name, for the undo command
-}
-
-// New returns a notifier for topicARN; function names the Lambda in the "how to undo" line.
-func New(api API, topicARN, function string) *SNS {
-	return &SNS{api: api, topicARN: topicARN, function: function}
-}
-
-// Notify implements responder.Notifier.
-func (n *SNS) Notify(ctx context.Context, r rollback.Result) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("notify %s: encode result: %w", n.topicARN, err)
-	}
-	return n.publish(ctx, Subject(r), Chat(r, n.function), Text(r, n.function), AttributeResult, string(body))
-}
-
-// NotifyRecovered publishes that the target recovered from an incident, in the incident's thread.
-func (n *SNS) NotifyRecovered(ctx context.Context, rec Recovery) error {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("notify %s: encode recovery: %w", n.topicARN, err)
-	}
-	return n.publish(ctx, RecoveredSubject(rec), Recovered(rec, n.function), RecoveredText(rec), AttributeRecovery, string(body))
-}
-
-func (n *SNS) publish(ctx context.Context, subject string, chat Notification, text, attr, value string) error {
-	msg, err := Message(chat, text)
-	if err != nil {
-		return fmt.Errorf("notify %s: %w", n.topicARN, err)
-	}
-	_, err = n.api.Publish(ctx, &sns.PublishInput{
-		TopicArn:         &n.topicARN,
-		Subject:          aws.String(subject),
-		MessageStructure: aws.String(MessageStructure),
-		Message:          aws.String(msg),
-		MessageAttributes: map[string]types.MessageAttributeValue{
-			attr: {DataType: aws.String("String"), StringValue: aws.String(value)},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("notify %s: publish: %w", n.topicARN, err)
-	}
-	return nil
-}
 
 // Message is the Publish Message of one notification: {"default": the custom notification as JSON,
 // "email": the plain text}.

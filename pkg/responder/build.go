@@ -10,12 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/discover"
 	"github.com/rewind-sre/rewind/pkg/memory"
-	"github.com/rewind-sre/rewind/pkg/notify"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/rollback/reststage"
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -90,8 +88,8 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		names = target.NewNameCache(apigw, ttl, o.NamesNow)
 	}
 	notifier := o.Notifier
-	if notifier == nil && cfg.NotifyTopicARN != "" {
-		notifier = notify.New(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN, o.FunctionName)
+	if notifier == nil {
+		notifier = snsNotifier(cfg, awsCfg, o.FunctionName)
 	}
 	scope := target.Static(cfg.Targets)
 	if len(cfg.Selectors) > 0 {

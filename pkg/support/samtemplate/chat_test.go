@@ -248,7 +248,8 @@ func checkCustomActions(t *Template) []problem {
 		ps.add("Rules", "no rule asserts FunctionName is set whenever a chat parameter is: the commands' length would be unbounded")
 	}
 	fill := func(s string) string {
-		return strings.NewReplacer("${"+functionID+"}", longest, "${FunctionName}", longest).Replace(s)
+		// ap-southeast-5 is as long as a region name gets (14 characters; ActionName carries the region).
+		return strings.NewReplacer("${"+functionID+"}", longest, "${FunctionName}", longest, "${AWS::Region}", "ap-southeast-5").Replace(s)
 	}
 	aliases := map[string]rollback.Action{}
 	for _, name := range t.ResourceNames() {
