@@ -1,0 +1,179 @@
+package responder
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rewind-sre/rewind/pkg/budget"
+	"github.com/rewind-sre/rewind/pkg/rollback"
+	"github.com/rewind-sre/rewind/pkg/target"
+)
+
+// The schedule's tick spreads its reads over the invocation instead of bursting: every control-plane
+// call it makes is background work (budget.InBackground), paced by the instance's budget, and a
+// piece of work starts only when its calls fit before the deadline less tickReserve. Targets it does
+// not reach go first on the next tick: the tick observes the least recently seen first, by the SeenAt
+// of Rewind's memory (a target never seen, or just added, has none and comes first), so none waits
+// more than ⌈targets / targets-per-tick⌉ ticks. Readiness checks (hourly per target, and heavier:
+// the history, the export, the account's alarms) go after the observes, with at most a quarter of
+// the tick while targets still wait to be observed, the most overdue first.
+
+// tickReserve is kept back from the invocation's deadline (itself deadlineMargin before Lambda's)
+// for what a read still needs once its token is there: its answer, the memory's write, the log.
+const tickReserve = time.Second
+
+// observeCost is the control-plane calls one observe may make: the target's read, and a second when
+// Rewind's own last switch of it is recent (the engine reads it again to order the two reads).
+const observeCost = 2
+
+// accountCheckCost is what a batch of readiness checks reads once for all its targets: the alarms
+// that send to Rewind (a page), an API name lookup for those alarms, the function's concurrency.
+const accountCheckCost = 3
+
+// checkCost is what one target's readiness check reads: its state and a page of history, and for a
+// REST stage its export.
+func checkCost(k target.Kind) int {
+	switch k {
+	case target.KindRESTStage:
+		return 3
+	case target.KindCloudFront:
+		return 1
+	}
+	return 2
+}
+
+// readinessShare is the part of a tick (1/readinessShare) readiness checks may take while targets
+// still wait to be observed.
+const readinessShare = 4
+
+// pendingReads bounds the memory reads made at once to order a tick's work (DynamoDB, not a
+// control plane: not paced).
+const pendingReads = 16
+
+type pendingTarget struct {
+	t target.Target
+	p rollback.Pending
+}
+
+// tick is the schedule's observe of every target, paced by the budget (see above).
+func (h *Handler) tick(ctx context.Context) []rollback.Result {
+	ctx = budget.InBackground(ctx)
+	start := time.Now()
+	before := h.budgetStats()
+	stop, bounded := ctx.Deadline()
+	stop = stop.Add(-tickReserve)
+	// When every target fits in this tick, their order does not matter, and their memories are read
+	// (for the readiness checks) after the observes, as before there was a budget; else they are read
+	// first, to order the observes.
+	order, due := h.cfg.Targets, []pendingTarget(nil)
+	everyone := h.fits(len(order)*observeCost, stop, bounded)
+	if !everyone {
+		order, due = h.pending(ctx, order)
+	}
+	observeUntil := stop
+	if len(due) > 0 && bounded {
+		observeUntil = start.Add(stop.Sub(start) * (readinessShare - 1) / readinessShare)
+	}
+	rs := make([]rollback.Result, 0, len(order))
+	next := 0
+	observe := func(until time.Time) {
+		for ; next < len(order) && h.fits(observeCost, until, bounded); next++ {
+			rs = append(rs, h.do(ctx, order[next], rollback.Request{Action: rollback.ActionObserve, Trigger: rollback.Trigger{By: rollback.BySchedule}}))
+		}
+	}
+	observe(observeUntil)
+	if everyone {
+		_, due = h.pending(ctx, order)
+	}
+	checked, notes := h.readinessTick(ctx, due, stop, bounded)
+	rs = append(rs, notes...)
+	observe(stop)
+	after := h.budgetStats()
+	level := slog.LevelDebug
+	if next < len(order) || checked < len(due) {
+		level = slog.LevelInfo // some work waits for the next tick: worth a line
+	}
+	h.log.Log(ctx, level, "schedule tick", "targets", len(order), "observed", next, "readinessDue", len(due), "readinessChecked", checked,
+		"budgetRps", h.cfg.ControlPlaneBudget, "backgroundCalls", after.Background-before.Background,
+		"budgetWaitMs", (after.Wait - before.Wait).Milliseconds(), "durationMs", time.Since(start).Milliseconds())
+	return rs
+}
+
+// fits reports whether n background calls would have their tokens by until.
+func (h *Handler) fits(n int, until time.Time, bounded bool) bool {
+	return h.budget == nil || !bounded || h.budget.ReadyBy(n, until)
+}
+
+func (h *Handler) budgetStats() budget.Stats {
+	if h.budget == nil {
+		return budget.Stats{}
+	}
+	return h.budget.Stats()
+}
+
+// pending reads every target's memory (a few at a time) and returns the targets in the order the
+// tick observes them, least recently seen first, and those whose readiness check is due, least
+// recently checked first. A memory that cannot be read puts its target first (its observe then
+// says why) and out of the readiness checks.
+func (h *Handler) pending(ctx context.Context, ts []target.Target) (order []target.Target, due []pendingTarget) {
+	ps := make([]pendingTarget, len(ts))
+	ok := make([]bool, len(ts))
+	sem := make(chan struct{}, pendingReads)
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		ps[i].t = t
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			p, err := h.engines[t.Kind].Pending(ctx, t, readinessEvery)
+			ps[i].p, ok[i] = p, err == nil
+		})
+	}
+	wg.Wait()
+	for i, p := range ps {
+		if ok[i] && p.p.ReadinessDue {
+			due = append(due, p)
+		}
+	}
+	slices.SortStableFunc(ps, func(a, b pendingTarget) int { return a.p.SeenAt.Compare(b.p.SeenAt) })
+	slices.SortStableFunc(due, func(a, b pendingTarget) int { return a.p.CheckedAt.Compare(b.p.CheckedAt) })
+	order = make([]target.Target, len(ps))
+	for i, p := range ps {
+		order[i] = p.t
+	}
+	return order, due
+}
+
+// readinessTick checks the readiness of as many due targets as fit before stop, in one batch (the
+// account's alarms and concurrency are read once for all of them), and answers those whose readiness
+// changed. A batch any of whose reads the budget refused is dropped unnoted: a check that could not
+// read is no finding, and its targets stay due, first next tick.
+func (h *Handler) readinessTick(ctx context.Context, due []pendingTarget, stop time.Time, bounded bool) (checked int, rs []rollback.Result) {
+	cost, n := accountCheckCost, 0
+	for n < len(due) && h.fits(cost+checkCost(due[n].t.Kind), stop, bounded) {
+		cost += checkCost(due[n].t.Kind)
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	ts := make([]target.Target, n)
+	for i := range ts {
+		ts[i] = due[i].t
+	}
+	wctx, refused := budget.Watch(ctx)
+	res := h.check(wctx, ts)
+	if refused() > 0 {
+		h.log.InfoContext(ctx, "readiness checks cut short by the control-plane budget; they stay due", "targets", n, "refused", refused())
+		return 0, nil
+	}
+	for i, t := range ts {
+		if r, ok := h.noteReadiness(ctx, t, res[i]); ok {
+			rs = append(rs, r)
+		}
+	}
+	return n, rs
+}
