@@ -102,9 +102,16 @@ func (h *Handler) tick(ctx context.Context) []rollback.Result {
 	return rs
 }
 
-// fits reports whether n background calls would have their tokens by until.
+// fits reports whether n background calls would have their tokens by until (without a budget:
+// whether until is still ahead).
 func (h *Handler) fits(n int, until time.Time, bounded bool) bool {
-	return h.budget == nil || !bounded || h.budget.ReadyBy(n, until)
+	switch {
+	case !bounded:
+		return true
+	case h.budget == nil:
+		return time.Now().Before(until)
+	}
+	return h.budget.ReadyBy(n, until)
 }
 
 func (h *Handler) budgetStats() budget.Stats {
