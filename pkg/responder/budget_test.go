@@ -38,7 +38,7 @@ const (
 )
 
 // budgetInstance builds a handler as rig.instance does, with the scaled budget in its Config.
-func (r *rig) budgetInstance(tb testing.TB, env map[string]string, app string, rate float64) *responder.Handler {
+func (r *rig) budgetInstance(tb testing.TB, env map[string]string, app string, rate float64, n ...responder.Notifier) *responder.Handler {
 	tb.Helper()
 	cfg, err := config.FromEnv(withTable(env))
 	if err != nil {
@@ -47,8 +47,11 @@ func (r *rig) budgetInstance(tb testing.TB, env map[string]string, app string, r
 	cfg.ControlPlaneBudget = rate
 	awsCfg := r.awsConfig(fastRetry)
 	awsCfg.AppID = app
-	h, err := responder.Build(cfg, awsCfg, responder.Options{Log: slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Now: r.clock.Now, NameTTL: time.Hour})
+	o := responder.Options{Log: slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo})), Now: r.clock.Now, NameTTL: time.Hour}
+	if len(n) > 0 {
+		o.Notifier = n[0]
+	}
+	h, err := responder.Build(cfg, awsCfg, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -196,15 +199,15 @@ func TestBudgetHoldsWhileAnAlarmIsDecided(t *testing.T) {
 	t.Logf("observer: %d control-plane calls in %.2f s (%.0f/s, budget %.0f/s); worst window %.1f calls over its allowance; %d ticks: %v",
 		len(obs), span, float64(len(obs))/span, scaledBudget, worst, len(ticks), tickSizes(ticks))
 
-	// Coverage: every target within maxTicks, none observed twice before every one was observed. The
+	// Coverage: every target within maxTicks, none observed twice before every one was seen. The
 	// alarm's target was seen by its rollback in the first tick (its memory's SeenAt), which counts.
-	seen := map[string]bool{apiID + "/s137": true}
+	seen, byTick := map[string]bool{apiID + "/s137": true}, map[string]bool{}
 	for k, observed := range ticks {
 		for _, tg := range observed {
-			if seen[tg] && len(seen) < budgetTargets {
-				t.Fatalf("tick %d observed %s again while %d targets had never been observed", k+1, tg, budgetTargets-len(seen))
+			if byTick[tg] && len(seen) < budgetTargets {
+				t.Fatalf("tick %d observed %s again while %d targets had never been seen", k+1, tg, budgetTargets-len(seen))
 			}
-			seen[tg] = true
+			seen[tg], byTick[tg] = true, true
 		}
 	}
 	if len(seen) != budgetTargets {
@@ -284,5 +287,69 @@ func TestANewTargetIsObservedBeforeThoseSeen(t *testing.T) {
 	env[config.EnvTargets] += "," + apiID + "/new"
 	if next := tick(r.budgetInstance(t, env, "next", rate)); len(next) == 0 || next[0] != apiID+"/new" {
 		t.Fatalf("the next tick began with %v, want the new target first", next[:min(3, len(next))])
+	}
+}
+
+// A readiness check the budget cut short (its reads would have come after the deadline) is no
+// finding: nothing is noted, nobody is told "not ready", and the check stays due. The first target's
+// history is 20 pages where the schedule plans for one: 22 calls at 4 a second do not fit the
+// invocation's 2.75 s, though the planned 6 did. The next tick knows what that check takes, leaves it
+// for a tick with room, and checks the second target, which is small, instead of being stuck behind.
+func TestReadinessCutShortByTheBudgetIsNotNoted(t *testing.T) {
+	r := newRig(t, scheduleStart)
+	big, small := r.gw.CreateRestAPI("shop"), r.gw.CreateRestAPI("cart")
+	const pages = 20
+	for i := range pages * 500 {
+		if _, err := r.gw.CreateDeployment(big.ID, apigwlocal.DeploymentSpec{ID: fmt.Sprintf("d%05d", i),
+			CreatedDate: scheduleStart.Add(time.Duration(i-pages*500) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if _, err := r.gw.CreateDeployment(small.ID, apigwlocal.DeploymentSpec{ID: fmt.Sprintf("c%d", i),
+			CreatedDate: scheduleStart.Add(time.Duration(i-2) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.gw.CreateStage(big.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: fmt.Sprintf("d%05d", pages*500-1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.gw.CreateStage(small.ID, apigwlocal.StageSpec{Name: "prod", DeploymentID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	n := &recordingNotifier{}
+	h := r.budgetInstance(t, map[string]string{config.EnvTargets: big.ID + "/prod," + small.ID + "/prod"}, "observer", 4, n)
+	tick := func() {
+		t.Helper()
+		ctx, cancel := lambdaCtx(3250 * time.Millisecond)
+		defer cancel()
+		if _, err := h.Handle(ctx, scheduleTick(r.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		r.clock.Advance(5 * time.Minute)
+	}
+	tick()
+	if got := r.gw.CallCount("GetDeployments"); got == 0 || got >= pages {
+		t.Fatalf("%d GetDeployments pages read, want the check begun (at least one) and cut short (fewer than %d)", got, pages)
+	}
+	if !strings.Contains(r.logs.String(), "readiness check cut short by the control-plane budget") {
+		t.Errorf("no log line says the check was cut short:\n%s", r.logs.String())
+	}
+	if mem := mustRecord(t, r.ddb, big.ID+"/prod").Memory; !mem.CheckedAt.IsZero() || mem.NotReady {
+		t.Errorf("a check cut short was noted: checked at %v, not ready %v", mem.CheckedAt, mem.NotReady)
+	}
+	if len(n.got) != 0 {
+		t.Errorf("a check cut short notified: %+v", n.got)
+	}
+	pagesBefore := r.gw.CallCount("GetDeployments")
+	tick()
+	if mem := mustRecord(t, r.ddb, small.ID+"/prod").Memory; mem.CheckedAt.IsZero() {
+		t.Error("the small target was not checked on the next tick: stuck behind the large one")
+	}
+	if mem := mustRecord(t, r.ddb, big.ID+"/prod").Memory; !mem.CheckedAt.IsZero() {
+		t.Error("the large target's check was noted, though it cannot fit the tick")
+	}
+	if got := r.gw.CallCount("GetDeployments") - pagesBefore; got != 1 {
+		t.Errorf("the next tick read %d history pages, want 1 (the small target's): the large check is left for a tick with room", got)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // of Rewind's memory (a target never seen, or just added, has none and comes first), so none waits
 // more than ⌈targets / targets-per-tick⌉ ticks. Readiness checks (hourly per target, and heavier:
 // the history, the export, the account's alarms) go after the observes, with at most a quarter of
-// the tick while targets still wait to be observed, the most overdue first.
+// the tick while targets still wait to be observed, the most overdue first that fits.
 
 // tickReserve is kept back from the invocation's deadline (itself deadlineMargin before Lambda's)
 // for what a read still needs once its token is there: its answer, the memory's write, the log.
@@ -29,12 +29,12 @@ const tickReserve = time.Second
 // Rewind's own last switch of it is recent (the engine reads it again to order the two reads).
 const observeCost = 2
 
-// accountCheckCost is what a batch of readiness checks reads once for all its targets: the alarms
-// that send to Rewind (a page), an API name lookup for those alarms, the function's concurrency.
+// accountCheckCost is what a tick's readiness checks read once for all their targets: the alarms that
+// send to Rewind (a page), an API name lookup for those alarms, the function's concurrency.
 const accountCheckCost = 3
 
-// checkCost is what one target's readiness check reads: its state and a page of history, and for a
-// REST stage its export.
+// checkCost is what one target's readiness check is first planned to read: its state and a page of
+// history, and for a REST stage its export.
 func checkCost(k target.Kind) int {
 	switch k {
 	case target.KindRESTStage:
@@ -65,12 +65,11 @@ func (h *Handler) tick(ctx context.Context) []rollback.Result {
 	before := h.budgetStats()
 	stop, bounded := ctx.Deadline()
 	stop = stop.Add(-tickReserve)
-	// When every target fits in this tick, their order does not matter, and their memories are read
-	// (for the readiness checks) after the observes, as before there was a budget; else they are read
-	// first, to order the observes.
+	// The memories are read first, to order the observes; one target needs no order, and its memory
+	// is read (for the readiness check) after its observe, as before there was a budget.
 	order, due := h.cfg.Targets, []pendingTarget(nil)
-	everyone := h.fits(len(order)*observeCost, stop, bounded)
-	if !everyone {
+	ordered := len(order) > 1
+	if ordered {
 		order, due = h.pending(ctx, order)
 	}
 	observeUntil := stop
@@ -85,7 +84,7 @@ func (h *Handler) tick(ctx context.Context) []rollback.Result {
 		}
 	}
 	observe(observeUntil)
-	if everyone {
+	if !ordered {
 		_, due = h.pending(ctx, order)
 	}
 	checked, notes := h.readinessTick(ctx, due, stop, bounded)
@@ -154,33 +153,58 @@ func (h *Handler) pending(ctx context.Context, ts []target.Target) (order []targ
 	return order, due
 }
 
-// readinessTick checks the readiness of as many due targets as fit before stop, in one batch (the
-// account's alarms and concurrency are read once for all of them), and answers those whose readiness
-// changed. A batch any of whose reads the budget refused is dropped unnoted: a check that could not
-// read is no finding, and its targets stay due, first next tick.
+// readinessTick checks the readiness of the due targets whose calls fit before stop, in order (the
+// account's alarms and concurrency are read once for all of them), and answers those whose
+// readiness changed. A check any of whose reads the budget refused (the deadline came first) is
+// dropped unnoted: a check that could not read is no finding, and its target stays due. What each
+// check took is learned, so a target whose history takes more pages than planned is planned right
+// next time, and one too large for what is left of a tick waits for a tick with room while smaller
+// ones go ahead.
 func (h *Handler) readinessTick(ctx context.Context, due []pendingTarget, stop time.Time, bounded bool) (checked int, rs []rollback.Result) {
-	cost, n := accountCheckCost, 0
-	for n < len(due) && h.fits(cost+checkCost(due[n].t.Kind), stop, bounded) {
-		cost += checkCost(due[n].t.Kind)
-		n++
-	}
-	if n == 0 {
+	if len(due) == 0 || !h.fits(accountCheckCost+1, stop, bounded) { // the account's reads and the least a check takes
 		return 0, nil
 	}
-	ts := make([]target.Target, n)
-	for i := range ts {
-		ts[i] = due[i].t
-	}
-	wctx, refused := budget.Watch(ctx)
-	res := h.check(wctx, ts)
+	actx, refused := budget.Watch(ctx)
+	account, reach := h.accountChecks(actx), h.alarmReach(actx)
 	if refused() > 0 {
-		h.log.InfoContext(ctx, "readiness checks cut short by the control-plane budget; they stay due", "targets", n, "refused", refused())
+		h.log.InfoContext(ctx, "readiness checks cut short by the control-plane budget; they stay due", "refused", refused())
 		return 0, nil
 	}
-	for i, t := range ts {
-		if r, ok := h.noteReadiness(ctx, t, res[i]); ok {
+	for _, p := range due {
+		cost := h.plannedCost(p.t)
+		if !h.fits(cost, stop, bounded) {
+			continue
+		}
+		tctx, refused := budget.Watch(ctx)
+		before := h.budgetStats().Background
+		res := h.checkTarget(tctx, p.t, account, reach)
+		took := h.budgetStats().Background - before
+		if n := refused(); n > 0 {
+			h.learnCost(p.t, took+n+1) // at least: the refused calls were needed too, and the pages after them
+			h.log.InfoContext(ctx, "readiness check cut short by the control-plane budget; it stays due", "target", p.t.String(),
+				"calls", took, "refused", n, "planned", cost)
+			continue
+		}
+		h.learnCost(p.t, took)
+		checked++
+		if r, ok := h.noteReadiness(ctx, p.t, res); ok {
 			rs = append(rs, r)
 		}
 	}
-	return n, rs
+	return checked, rs
+}
+
+// plannedCost is what t's readiness check is planned to take: what it took last time in this
+// instance, else checkCost.
+func (h *Handler) plannedCost(t target.Target) int {
+	if n, ok := h.checkCosts.Load(t.String()); ok {
+		return max(n.(int), 1)
+	}
+	return checkCost(t.Kind)
+}
+
+func (h *Handler) learnCost(t target.Target, calls int) {
+	if h.budget != nil {
+		h.checkCosts.Store(t.String(), calls)
+	}
 }

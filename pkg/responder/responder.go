@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -43,8 +44,10 @@ type Handler struct {
 	// account and inspector serve "check"; nil where this bootstrap has no client for them.
 	account   Account
 	inspector Inspector
-	// budget paces the background control-plane calls (pkg/budget); nil: no budget.
-	budget *budget.Budget
+	// budget paces the background control-plane calls (pkg/budget); nil: no budget. checkCosts is what
+	// each target's readiness check took last (target -> calls), to plan the next (pace.go).
+	budget     *budget.Budget
+	checkCosts sync.Map
 }
 
 // Engines holds one engine per kind of target (each over its own strategy).
