@@ -180,13 +180,22 @@ func (r *rig) awsConfig(policy awsretry.Policy) aws.Config {
 // memoryTable is the name of Rewind's memory table in every test's local DynamoDB.
 const memoryTable = "rewind-memory"
 
-// withTable reads env, with MEMORY_TABLE naming the test's local table unless env sets it.
+// withTable reads env, with MEMORY_TABLE naming the test's local table unless env sets it, and
+// CONTROL_PLANE_BUDGET at the most the account allows (10) unless env sets it: the budget paces by
+// the wall clock, and a test's schedule ticks come back to back, not 5 minutes apart
+// (budget_test.go tests the budget itself).
 func withTable(env map[string]string) func(string) string {
 	return func(k string) string {
-		if v, ok := env[k]; ok || k != config.EnvMemoryTable {
+		if v, ok := env[k]; ok {
 			return v
 		}
-		return memoryTable
+		switch k {
+		case config.EnvMemoryTable:
+			return memoryTable
+		case config.EnvControlPlaneBudget:
+			return "10"
+		}
+		return ""
 	}
 }
 
