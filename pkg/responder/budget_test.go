@@ -61,6 +61,15 @@ func (r *rig) budgetInstance(tb testing.TB, env map[string]string, app string, r
 // budgetWorld is one REST API, "shop", with two deployments and n stages on the newer, all of them
 // in TARGETS.
 func budgetWorld(t *testing.T, n int) (*rig, map[string]string, string) {
+	return budgetWorldOf(t, n, false)
+}
+
+// protectTag is the tag the tagged budget world's stages carry, and its TARGETS selector.
+const protectTag, protectSelector = "protect", "rest:tag:rewind=protect"
+
+// budgetWorldOf is budgetWorld; tagged, the stages carry rewind=protect and TARGETS is only the
+// selector, so every target is found through the Tagging API.
+func budgetWorldOf(t *testing.T, n int, tagged bool) (*rig, map[string]string, string) {
 	t.Helper()
 	r := newRig(t, scheduleStart)
 	r.gw.SetRateLimit(scaledAccountRate, scaledAccountBurst)
@@ -74,10 +83,17 @@ func budgetWorld(t *testing.T, n int) (*rig, map[string]string, string) {
 	targets := make([]string, n)
 	for i := range targets {
 		stage := fmt.Sprintf("s%03d", i)
-		if err := r.gw.CreateStage(api.ID, apigwlocal.StageSpec{Name: stage, DeploymentID: "d2"}); err != nil {
+		spec := apigwlocal.StageSpec{Name: stage, DeploymentID: "d2"}
+		if tagged {
+			spec.Tags = map[string]string{"rewind": protectTag}
+		}
+		if err := r.gw.CreateStage(api.ID, spec); err != nil {
 			t.Fatal(err)
 		}
 		targets[i] = api.ID + "/" + stage
+	}
+	if tagged {
+		return r, map[string]string{config.EnvTargets: protectSelector}, api.ID
 	}
 	return r, map[string]string{config.EnvTargets: strings.Join(targets, ",")}, api.ID
 }
@@ -97,10 +113,27 @@ func controlPlane(reqs []request, app string) []request {
 // while another instance decides an alarm for one of them. The alarm's calls never wait and are
 // never throttled; the observer's stay within the budget in every window; no call anywhere meets a
 // 429; every target is observed within the ticks its budget allows, none twice before all once.
-func TestBudgetHoldsWhileAnAlarmIsDecided(t *testing.T) {
-	r, env, apiID := budgetWorld(t, budgetTargets)
+func TestBudgetHoldsWhileAnAlarmIsDecided(t *testing.T) { budgetWhileAnAlarmIsDecided(t, false) }
+
+// The same with the 500 stages found by their tag (TARGETS is rest:tag:rewind=protect): the
+// observer's discovery draws on its budget too, and the alarm's warm instance, which listed the
+// tagged stages before, decides with the same 4 calls.
+func TestBudgetHoldsOver500TaggedStages(t *testing.T) { budgetWhileAnAlarmIsDecided(t, true) }
+
+func budgetWhileAnAlarmIsDecided(t *testing.T, tagged bool) {
+	r, env, apiID := budgetWorldOf(t, budgetTargets, tagged)
 	observer := r.budgetInstance(t, env, "observer", scaledBudget)
 	alarmer := r.budgetInstance(t, env, "alarm", scaledBudget)
+	warm := 0 // the alarm's instance's calls before the alarm
+	if tagged { // a warm instance: it has listed the tagged stages (5 pages of 100) before the alarm
+		ctx, cancel := lambdaCtx(scaledTimeout)
+		out, err := alarmer.Handle(ctx, []byte(`{"action":"status","target":"`+apiID+`/s000"}`))
+		cancel()
+		if err != nil || resultsOf(out)[0].Target != apiID+"/s000" {
+			t.Fatalf("warming the alarm's instance: %v %v", out, err)
+		}
+		warm = len(controlPlane(r.rec.requests(), "alarm"))
+	}
 
 	// Each tick observes at least its share over observeCost (2 calls) per target, with a quarter
 	// kept for readiness checks (all 500 are due on the first ticks).
@@ -159,7 +192,7 @@ func TestBudgetHoldsWhileAnAlarmIsDecided(t *testing.T) {
 
 	// The alarm: its few round trips (the name lookup, the stage, the history, the switch), no 429,
 	// and all of it while the observer was still at work.
-	calls, obs := controlPlane(reqs, "alarm"), controlPlane(reqs, "observer")
+	calls, obs := controlPlane(reqs, "alarm")[warm:], controlPlane(reqs, "observer")
 	if len(calls) != 4 {
 		t.Errorf("the alarm made %d control-plane calls, want 4 (GetRestApis, GetStage, GetDeployments, UpdateStage): %v", len(calls), paths(calls))
 	}
@@ -171,6 +204,18 @@ func TestBudgetHoldsWhileAnAlarmIsDecided(t *testing.T) {
 	if len(calls) > 0 && (!obs[0].at.Before(calls[0].at) || !obs[len(obs)-1].at.After(calls[len(calls)-1].at)) {
 		t.Errorf("the alarm's calls (%s to %s) were not made while the observe was under way (%s to %s)",
 			calls[0].at.Format(time.StampMicro), calls[len(calls)-1].at.Format(time.StampMicro), obs[0].at.Format(time.StampMicro), obs[len(obs)-1].at.Format(time.StampMicro))
+	}
+
+	if tagged { // the observer found its 500 targets through the Tagging API, 100 a page, within its budget
+		listings := 0
+		for _, q := range obs {
+			if q.method == http.MethodPost && q.path == "/" {
+				listings++
+			}
+		}
+		if listings < budgetTargets/100 {
+			t.Errorf("the observer made %d Tagging API calls, want at least %d (500 stages, 100 a page)", listings, budgetTargets/100)
+		}
 	}
 
 	// No call anywhere was throttled: the budget kept the account under its quota.

@@ -28,6 +28,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
 	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal/tagging"
 )
 
 // The account and region the rig's function runs in, and credentials that must never be logged.
@@ -109,7 +110,8 @@ func startRig(start time.Time, skew time.Duration) (*rig, func()) {
 	gw := apigwlocal.New(apigwlocal.Options{Region: rigRegion, AccountID: rigAccount, Now: gwNow})
 	ddb := ddblocal.New(ddblocal.Options{Now: clock.Now})
 	ddb.CreateTable(memoryTable)
-	rec := &recorder{next: ddb.Front(gw), gw: gw, ddb: ddb, conns: map[net.Conn]http.ConnState{}}
+	// The Tagging API, fed by the gateway's stage tags, answers the rig's discovery (TARGETS selectors).
+	rec := &recorder{next: tagging.New(tagging.Options{}, gw).Front(ddb.Front(gw)), gw: gw, ddb: ddb, conns: map[net.Conn]http.ConnState{}}
 	srv := httptest.NewUnstartedServer(rec)
 	srv.Config.ConnState = rec.connState
 	srv.Start()
