@@ -41,3 +41,6 @@ func (e *Engine) remember(ctx context.Context, t target.Target, rec Record, inci
 	}
 	return false
 }
+
+// Now is the engine's decision clock.
+func (e *Engine) Now() time.Time { return e.now() }

@@ -23,7 +23,9 @@ func stat(ns, name, stat string, period int32, dims ...types.Dimension) *types.M
 func TestGetMetricDataAggregatesPerPeriodThroughTheSDK(t *testing.T) {
 	cw, c := start(t, 1)
 	dims := []cwlocal.Dimension{{Name: "ApiName", Value: "luna-api"}, {Name: "Stage", Value: "prod"}}
-	at := func(m, s int) time.Time { return clock.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	at := func(m, s int) time.Time {
+		return clock.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
 	cw.PutMetricData("AWS/ApiGateway", "5XXError", dims,
 		cwlocal.Sample{At: at(-1, 0), Value: 100}, // before StartTime's minute
 		cwlocal.Sample{At: at(0, 5), Value: 2}, cwlocal.Sample{At: at(0, 50), Value: 4},
