@@ -27,12 +27,14 @@ var _ cloudWatchAPI = (*cloudwatch.Client)(nil)
 
 var _ Watcher = cloudAccount{}
 
-// InAlarm lists, in pages of 100, the metric and composite alarms in ALARM whose AlarmActions
-// include topicARN exactly, with actions enabled (an alarm whose actions are off was muted by a human).
+// InAlarm lists, in pages of 100, the metric alarms in ALARM whose AlarmActions include topicARN
+// exactly, with actions enabled (an alarm whose actions are off was muted by a human). Composite
+// alarms are not listed: their state is a rule over other alarms, nothing to re-evaluate, and listing
+// them takes DescribeAlarms on "*" (template.yaml grants it on this account's alarms only).
 func (a cloudAccount) InAlarm(ctx context.Context, topicARN string) ([]Watched, error) {
 	var out []Watched
 	p := cloudwatch.NewDescribeAlarmsPaginator(a.cw, &cloudwatch.DescribeAlarmsInput{ActionPrefix: aws.String(topicARN),
-		StateValue: cwtypes.StateValueAlarm, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm},
+		StateValue: cwtypes.StateValueAlarm, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm},
 		MaxRecords: aws.Int32(100)})
 	for pages := 0; p.HasMorePages(); pages++ {
 		if pages == maxAlarmPages {
@@ -47,14 +49,7 @@ func (a cloudAccount) InAlarm(ctx context.Context, topicARN string) ([]Watched, 
 				out = append(out, watchedOf(m))
 			}
 		}
-		for _, c := range page.CompositeAlarms {
-			if c.StateValue == cwtypes.StateValueAlarm && slices.Contains(c.AlarmActions, topicARN) && aws.ToBool(orTrue(c.ActionsEnabled)) {
-				out = append(out, Watched{Alarm: event.Alarm{Name: aws.ToString(c.AlarmName), ARN: aws.ToString(c.AlarmArn), Composite: true},
-					Transitioned: transitioned(c.StateTransitionedTimestamp, c.StateUpdatedTimestamp),
-					Cannot:       "a composite alarm's state is a rule over other alarms, not data Rewind can read"})
-			}
 		}
-	}
 	return out, nil
 }
 

@@ -286,8 +286,9 @@ func TestTheRecheckNeverMovesRewindsOwnRollbackFurtherBack(t *testing.T) {
 	}
 }
 
-// A composite alarm's state cannot be re-evaluated from data: logged with its code, nothing moves.
-func TestTheRecheckSkipsCompositeAlarms(t *testing.T) {
+// A composite alarm's state is a rule over other alarms: the re-check does not list it (listing
+// composites takes DescribeAlarms on "*"), so nothing moves however its children's data looks.
+func TestTheRecheckLeavesCompositeAlarms(t *testing.T) {
 	w := newRecheckWorld(t, func(api string) map[string]string {
 		return map[string]string{config.EnvAlarmTargets: "luna-composite=" + api + "/prod"}
 	})
@@ -295,10 +296,27 @@ func TestTheRecheckSkipsCompositeAlarms(t *testing.T) {
 		State: cwlocal.StateAlarm, StateUpdated: w.release.Add(-time.Minute)})
 	w.errors(prodDims, 5, 30)
 	w.clock.Advance(5 * time.Minute)
-	if rs := w.tick(t); len(rs) != 0 || w.live(t) != w.d2 {
-		t.Fatalf("a composite alarm: %+v, prod on %s", rs, w.live(t))
+	if rs := w.tick(t); len(rs) != 0 || w.live(t) != w.d2 || w.cw.CallCount("GetMetricData") != 0 {
+		t.Fatalf("a composite alarm: %+v, prod on %s, %d GetMetricData", rs, w.live(t), w.cw.CallCount("GetMetricData"))
 	}
-	if got := w.recheckCodes("luna-composite"); !slices.Equal(got, []rollback.Code{rollback.CodeCannotRecheck}) {
+}
+
+// An anomaly-detection alarm compares against a band CloudWatch models: it cannot be re-evaluated
+// from a threshold, and says so with its code.
+func TestTheRecheckSkipsAnomalyDetectionAlarms(t *testing.T) {
+	w := newRecheckWorld(t, nil)
+	a := cwlocal.Alarm{Name: "luna-anomaly", EvaluationPeriods: 2, ThresholdMetricID: "band", ComparisonOperator: "GreaterThanUpperThreshold",
+		Metrics: []cwlocal.MetricQuery{
+			{ID: "m1", Stat: &cwlocal.MetricStat{Namespace: "AWS/ApiGateway", MetricName: "5XXError", Dimensions: prodDims, Period: 60, Stat: "Sum"}, ReturnData: aws.Bool(true)},
+			{ID: "band", Expression: "ANOMALY_DETECTION_BAND(m1, 2)", ReturnData: aws.Bool(true)}},
+		AlarmActions: []string{recheckTopic}, State: cwlocal.StateAlarm, StateUpdated: w.release.Add(-time.Minute)}
+	w.cw.PutMetricAlarm(a)
+	w.errors(prodDims, 5, 30)
+	w.clock.Advance(5 * time.Minute)
+	if rs := w.tick(t); len(rs) != 0 || w.live(t) != w.d2 {
+		t.Fatalf("an anomaly-detection alarm: %+v, prod on %s", rs, w.live(t))
+	}
+	if got := w.recheckCodes("luna-anomaly"); !slices.Equal(got, []rollback.Code{rollback.CodeCannotRecheck}) {
 		t.Errorf("logged %v, want cannot-recheck", got)
 	}
 }
@@ -358,5 +376,43 @@ func TestTheRecheckNeverMovesRewindsOwnRollbackAfterTheGuardsHour(t *testing.T) 
 	}
 	if got := codes(rs); !slices.Equal(got, []rollback.Code{rollback.CodeStillServing}) || w.live(t) != w.d1 {
 		t.Fatalf("ticks on D1: %v, prod on %s; want one still-serving, D1 %s", got, w.live(t), w.d1)
+	}
+}
+
+// A metric-math alarm is re-read with its own queries (here an error rate, 5XXError / Count), in the
+// same GetMetricData call as the single-metric alarm on the same stage: one call for both.
+func TestTheRecheckReadsMetricMathAlarmsInOneBatch(t *testing.T) {
+	w := newRecheckWorld(t, nil)
+	w.clock.Advance(5 * time.Minute)
+	rate := cwlocal.Alarm{Name: "luna-error-rate", EvaluationPeriods: 3, DatapointsToAlarm: 2, Threshold: 10, ComparisonOperator: "GreaterThanThreshold",
+		Metrics: []cwlocal.MetricQuery{
+			{ID: "m1", Stat: &cwlocal.MetricStat{Namespace: "AWS/ApiGateway", MetricName: "5XXError", Dimensions: prodDims, Period: 60, Stat: "Sum"}, ReturnData: aws.Bool(false)},
+			{ID: "m2", Stat: &cwlocal.MetricStat{Namespace: "AWS/ApiGateway", MetricName: "Count", Dimensions: prodDims, Period: 60, Stat: "Sum"}, ReturnData: aws.Bool(false)},
+			{ID: "e1", Expression: "100 * m1 / m2", Label: "error rate", ReturnData: aws.Bool(true)}},
+		AlarmActions: []string{recheckTopic}, State: cwlocal.StateAlarm}
+	w.cw.PutMetricAlarm(rate) // in ALARM on D2
+	five := fiveXXAlarm("luna-5xx", prodDims)
+	five.State, five.Threshold = cwlocal.StateAlarm, 50 // 6 errors a minute do not breach it: the rate does
+	w.cw.PutMetricAlarm(five)
+	w.clock.Advance(5 * time.Minute)
+	d3 := w.deploy(t)
+	for i := range 5 { // 6 errors of 20 requests a minute: 30 %
+		at := w.clock.Now().Add(time.Duration(i)*time.Minute + 10*time.Second)
+		w.cw.PutMetricData("AWS/ApiGateway", "5XXError", prodDims, cwlocal.Sample{At: at, Value: 6})
+		w.cw.PutMetricData("AWS/ApiGateway", "Count", prodDims, cwlocal.Sample{At: at, Value: 20})
+	}
+	w.clock.Advance(5 * time.Minute)
+	rs := w.tick(t)
+	if len(rs) != 1 || rs[0].Code != rollback.CodeRolledBack || rs[0].From != d3 || rs[0].Alarm != "luna-error-rate" || w.live(t) == d3 {
+		t.Fatalf("tick: %+v, prod on %s; want one rollback from D3 %s by the error rate", rs, w.live(t), d3)
+	}
+	if got := w.recheckCodes("luna-5xx"); !slices.Equal(got, []rollback.Code{rollback.CodeNotBreaching}) {
+		t.Errorf("the 5xx alarm logged %v, want not-breaching", got)
+	}
+	if n := w.cw.CallCount("GetMetricData"); n != 1 {
+		t.Errorf("%d GetMetricData calls, want one for both alarms", n)
+	}
+	if !strings.Contains(rs[0].Reason, "30") {
+		t.Errorf("the reason does not give the datapoints' values (30 %%): %s", rs[0].Reason)
 	}
 }
