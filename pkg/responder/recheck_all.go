@@ -49,7 +49,7 @@ func (a cloudAccount) InAlarm(ctx context.Context, topicARN string) ([]Watched, 
 				out = append(out, watchedOf(m))
 			}
 		}
-		}
+	}
 	return out, nil
 }
 
