@@ -27,7 +27,12 @@ type judge struct {
 	oks      map[string][]time.Time          // alarm name -> the state-change times of its OK transitions sent
 	dryOnly  map[int]bool                    // steps whose every request was a dry run (or status)
 	measured map[string]time.Time            // incident key of an ALARM sent -> the end of the data it judged
-	violate  func(format string, a ...any)
+	// samples holds, per target, the starts of the one-minute periods of data put on its 5XXError
+	// metric, and stillOn the target whose metric each alarm left in ALARM for the schedule's re-check
+	// watches: the data such an alarm can have judged.
+	samples map[string][]time.Time
+	stillOn map[string]string
+	violate func(format string, a ...any)
 }
 
 // targetState is what judgeLog carries along for one target while it replays the log.
@@ -193,6 +198,20 @@ func (j *judge) notOnOldData(e logEntry, c *rollback.Claim, from string) {
 		return
 	}
 	measured, ok := j.measured[last.Incident]
+	if metric, still := j.stillOn[c.Alarm]; !ok && still {
+		periods := j.samples[metric]
+		// A re-check: the newest period of its metric's data that had ended when the decision was made.
+		for _, p := range periods {
+			if end := p.Add(time.Minute); !end.After(c.At) && end.After(measured) {
+				measured = end
+			}
+		}
+		if measured.IsZero() {
+			j.violate("step %d: alarm %s, re-checked, moved %s away from %s with no data of its metric measured by then", e.step, c.Alarm, e.key, from)
+			return
+		}
+		ok = true
+	}
 	if !ok {
 		return
 	}

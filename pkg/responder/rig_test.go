@@ -27,6 +27,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	cwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudwatch"
 	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
 )
 
@@ -82,11 +83,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// rig is one local API Gateway and one local DynamoDB on a loopback port, behind a proxy that
-// records every request.
+// rig is one local API Gateway, one local DynamoDB and one local CloudWatch on a loopback port,
+// behind a proxy that records every request.
 type rig struct {
 	gw    *apigwlocal.Server
 	ddb   *ddblocal.Server // Rewind's memory table, memoryTable, behind the same endpoint
+	cw    *cwlocal.Server  // the account's alarms and metric data (the schedule's re-check reads them)
 	url   string
 	clock *simClock
 	rec   *recorder
@@ -109,11 +111,12 @@ func startRig(start time.Time, skew time.Duration) (*rig, func()) {
 	gw := apigwlocal.New(apigwlocal.Options{Region: rigRegion, AccountID: rigAccount, Now: gwNow})
 	ddb := ddblocal.New(ddblocal.Options{Now: clock.Now})
 	ddb.CreateTable(memoryTable)
-	rec := &recorder{next: ddb.Front(gw), gw: gw, ddb: ddb, conns: map[net.Conn]http.ConnState{}}
+	cw := cwlocal.New(cwlocal.Options{Now: clock.Now, Region: rigRegion, Account: rigAccount})
+	rec := &recorder{next: cw.Front(ddb.Front(gw)), gw: gw, ddb: ddb, conns: map[net.Conn]http.ConnState{}}
 	srv := httptest.NewUnstartedServer(rec)
 	srv.Config.ConnState = rec.connState
 	srv.Start()
-	return &rig{gw: gw, ddb: ddb, url: srv.URL, clock: clock, rec: rec, logs: &lockedBuffer{}}, srv.Close
+	return &rig{gw: gw, ddb: ddb, cw: cw, url: srv.URL, clock: clock, rec: rec, logs: &lockedBuffer{}}, srv.Close
 }
 
 // handler builds a responder the way functions/responder/main.go does (config from the
