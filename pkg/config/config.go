@@ -46,7 +46,8 @@ const (
 	// more likely not the release's, and a rollback would undo code that has served well.
 	EnvAutoRollbackWindow = "AUTO_ROLLBACK_WINDOW"
 	// EnvAlarmTopicARN, optional: the topic alarms send to Rewind through (the template's AlarmTopic),
-	// so "check" can tell which alarms reach each target.
+	// so "check" can tell which alarms reach each target and the schedule re-checks the alarms still in
+	// ALARM (unset: neither).
 	EnvAlarmTopicARN = "ALARM_TOPIC_ARN"
 	// EnvCentralNotifyTopicARN, optional: a second topic, usually another account's (an organization's
 	// central one), that receives every notification NOTIFY_TOPIC_ARN does, the same message.

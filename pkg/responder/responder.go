@@ -187,6 +187,7 @@ func (h *Handler) record(ctx, notifyCtx context.Context, rec event.Record) []rol
 		rs = h.command(ctx, *rec.Command)
 	case rec.Schedule:
 		rs = h.observeAll(ctx, false, rollback.BySchedule)
+		rs = append(rs, h.recheck(ctx)...) // alarms still in ALARM, on data since what is live went live (recheck.go)
 	default:
 		rs = []rollback.Result{{Action: rollback.ActionNone, Outcome: rollback.OutcomeIgnored, Code: rollback.CodeNotForRewind, Reason: rec.Ignored}}
 	}
