@@ -124,7 +124,7 @@ func budgetWhileAnAlarmIsDecided(t *testing.T, tagged bool) {
 	r, env, apiID := budgetWorldOf(t, budgetTargets, tagged)
 	observer := r.budgetInstance(t, env, "observer", scaledBudget)
 	alarmer := r.budgetInstance(t, env, "alarm", scaledBudget)
-	warm := 0 // the alarm's instance's calls before the alarm
+	warm := 0   // the alarm's instance's calls before the alarm
 	if tagged { // a warm instance: it has listed the tagged stages (5 pages of 100) before the alarm
 		ctx, cancel := lambdaCtx(scaledTimeout)
 		out, err := alarmer.Handle(ctx, []byte(`{"action":"status","target":"`+apiID+`/s000"}`))

@@ -341,8 +341,10 @@ func TestTheRecheckMovesNothingForAnAmbiguousAlarm(t *testing.T) {
 	}
 }
 
-// A dry run plans the re-check's rollback, reports it once, and never writes.
-func TestADryRunRecheckPlansOnce(t *testing.T) {
+// A release while the alarm is already open, with no rollback of Rewind's in it (here a dry run's,
+// which only planned one), is not judged on the alarm's data: it cannot tell the release from what was
+// already failing. Rewind says so once, and never writes.
+func TestARecheckLeavesAChangeMadeWhileTheAlarmWasOpen(t *testing.T) {
 	w := newRecheckWorld(t, func(string) map[string]string { return map[string]string{config.EnvDryRun: "true"} })
 	w.incident(t) // planned: D2 stays
 	w.clock.Advance(5 * time.Minute)
@@ -350,15 +352,15 @@ func TestADryRunRecheckPlansOnce(t *testing.T) {
 	w.errors(prodDims, 15, 25)
 	w.clock.Advance(5 * time.Minute)
 	rs := w.tick(t)
-	if len(rs) != 1 || rs[0].Outcome != rollback.OutcomePlanned || rs[0].From != d3 || w.live(t) != d3 {
-		t.Fatalf("a dry run: %+v, prod on %s", rs, w.live(t))
+	if len(rs) != 1 || rs[0].Code != rollback.CodeChangedDuringAlarm || rs[0].From != d3 || w.live(t) != d3 {
+		t.Fatalf("a release during an open alarm: %+v, prod on %s; want changed-during-alarm, prod on D3", rs, w.live(t))
 	}
 	for range 2 {
 		w.clock.Advance(5 * time.Minute)
 		rs = append(rs, w.tick(t)...)
 	}
 	if got := w.notified(); len(got) != 2 || len(rs) != 1 || w.live(t) != d3 {
-		t.Errorf("notified %v, results %v, prod on %s: want the incident's plan and one re-check plan", got, codes(rs), w.live(t))
+		t.Errorf("notified %v, results %v, prod on %s: want the incident's plan and one changed-during-alarm", got, codes(rs), w.live(t))
 	}
 }
 
@@ -391,6 +393,7 @@ func TestTheRecheckReadsMetricMathAlarmsInOneBatch(t *testing.T) {
 			{ID: "e1", Expression: "100 * m1 / m2", Label: "error rate", ReturnData: aws.Bool(true)}},
 		AlarmActions: []string{recheckTopic}, State: cwlocal.StateAlarm}
 	w.cw.PutMetricAlarm(rate) // in ALARM on D2
+	w.incident(t)             // the 5xx alarm's rollback to D1, during the rate alarm's ALARM: D3 is the fix
 	five := fiveXXAlarm("luna-5xx", prodDims)
 	five.State, five.Threshold = cwlocal.StateAlarm, 50 // 6 errors a minute do not breach it: the rate does
 	w.cw.PutMetricAlarm(five)

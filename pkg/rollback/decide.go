@@ -111,6 +111,11 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 		return skip(CodeStillServing, "%s still serves %s, where Rewind's %s %s put it at %s%s, and that incident is not over; not moving further back without force",
 			t, s.Live, last.By, last.Kind, stamp(last.At), alarmNote(last.Alarm))
 	}
+	if last := s.Memory.Last; tr.Recheck && (last == nil || !tr.during(last)) {
+		return skip(CodeChangedDuringAlarm, "alarm %s has been in ALARM since %s, before %s went live on %s, and Rewind has not rolled %s back during it: "+
+			"its data cannot tell %s from what was already failing, so Rewind does not roll back a change made while the alarm was open",
+			tr.Alarm, stamp(tr.AlarmTime), s.Live, t, t, s.Live)
+	}
 	wentLive := liveSince(s)
 	if alarm && !tr.Force {
 		if measured := tr.measured(); !measured.IsZero() && !measured.After(wentLive.Add(-staleTolerance)) {

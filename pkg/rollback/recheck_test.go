@@ -34,3 +34,29 @@ func TestARecheckNeverWalksBackFromRewindsOwnRollback(t *testing.T) {
 		t.Errorf("a re-check of a broken fix: %+v", d)
 	}
 }
+
+// Only a change made after Rewind's own rollback during the alarm's ALARM is a fix to judge: a
+// release while the alarm was already open, Rewind not having rolled back in it (no rollback at all,
+// or only one from before the alarm went to ALARM), is left whatever its fresh data says.
+func TestARecheckJudgesOnlyAChangeMadeAfterRewindsRollbackDuringTheAlarm(t *testing.T) {
+	recheck := Trigger{By: ByAlarm, Alarm: "api-5xx", Incident: "still", AlarmTime: at(44), Now: at(70), MeasuredUntil: at(69), Recheck: true, Guard: DefaultGuard}
+	release := func(m Memory) State {
+		return State{Live: "dep5", LastUpdated: at(60), History: append(history(), Deployment{ID: "dep5", CreatedDate: at(59)}), Memory: m}
+	}
+	before := &Change{Kind: KindRollback, From: "dep4", To: "dep3", At: at(30), By: ByAlarm, Alarm: "api-5xx"}
+	for name, m := range map[string]Memory{"no rollback": {}, "a rollback before the ALARM": {Bad: []string{"dep4"}, Last: before}} {
+		if d := DecideRollback(prod, release(m), recheck); d.Verdict == Act || d.Code != CodeChangedDuringAlarm {
+			t.Errorf("%s: a release during the open alarm was judged: %+v", name, d)
+		}
+	}
+	during := &Change{Kind: KindRollback, From: "dep4", To: "dep3", At: at(45), By: ByAlarm, Alarm: "api-5xx"}
+	if d := DecideRollback(prod, release(Memory{Bad: []string{"dep4"}, Last: during}), recheck); d.Verdict != Act || d.Plan.From != "dep5" {
+		t.Errorf("the fix after Rewind's rollback during the alarm was not judged: %+v", d)
+	}
+	// A notification (a new transition) is not a re-check: the rule is not its.
+	notified := recheck
+	notified.Recheck, notified.AlarmTime = false, at(65)
+	if d := DecideRollback(prod, release(Memory{}), notified); d.Code == CodeChangedDuringAlarm {
+		t.Errorf("a notification was held to the re-check's rule: %+v", d)
+	}
+}

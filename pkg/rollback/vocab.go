@@ -98,7 +98,10 @@ const (
 	CodeTargetNotAllowed  Code = "not-in-targets"      // a command named a target outside TARGETS, or none of several
 	CodeResolveFailed     Code = "resolve-failed"      // which target an alarm concerns could not be told
 	CodeAmbiguous         Code = "ambiguous"           // the alarm's metrics name two or more targets: Rewind moves none
-	CodeDiscoveryFailed   Code = "discovery-failed"    // the stages TARGETS' tag selectors name could not be listed
+	// CodeChangedDuringAlarm: a re-check's alarm was in ALARM before the live deployment went live and
+	// Rewind had not rolled back during it: the breach may be what was already failing, not the change.
+	CodeChangedDuringAlarm Code = "changed-during-alarm"
+	CodeDiscoveryFailed    Code = "discovery-failed" // the stages TARGETS' tag selectors name could not be listed
 
 	// Inputs Rewind ignores.
 	CodeNotForRewind  Code = "not-for-rewind"  // another service's message, a subscription confirmation...
