@@ -18,7 +18,7 @@ import (
 
 // The schedule's re-check of alarms still in ALARM. CloudWatch notifies a transition, not a state:
 // when a human's fix is broken too, the alarm stays in ALARM and no message comes. So each tick,
-// after observing, Rewind lists the alarms in ALARM that send to its topic (one paged
+// before its paced observes, Rewind lists the alarms in ALARM that send to its topic (one paged
 // DescribeAlarms), resolves each to a target as an alarm would be, and for those whose target went
 // live after the alarm's transition (something changed it since) fetches the alarm's own metric
 // (GetMetricData, batched) for the time the live deployment has been live, and applies the alarm's

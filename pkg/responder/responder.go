@@ -186,8 +186,10 @@ func (h *Handler) record(ctx, notifyCtx context.Context, rec event.Record) []rol
 	case rec.Command != nil:
 		rs = h.command(ctx, *rec.Command)
 	case rec.Schedule:
-		rs = h.observeAll(ctx, false, rollback.BySchedule)
-		rs = append(rs, h.recheck(ctx)...) // alarms still in ALARM, on data since what is live went live (recheck.go)
+		// Alarms first: the alarms still in ALARM, on data since what is live went live (recheck.go),
+		// then the paced observes and checks, which may use the rest of the invocation.
+		rs = h.recheck(ctx)
+		rs = append(rs, h.observeAll(ctx, false, rollback.BySchedule)...)
 	default:
 		rs = []rollback.Result{{Action: rollback.ActionNone, Outcome: rollback.OutcomeIgnored, Code: rollback.CodeNotForRewind, Reason: rec.Ignored}}
 	}
