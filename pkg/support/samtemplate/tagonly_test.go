@@ -7,7 +7,15 @@ package samtemplate
 // Rewind's role, as iam-simulate evaluates it, may switch only tagged stages and names no API id.
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rewind-sre/rewind/pkg/support/testenv"
 )
 
 // explicitStage is the condition every use of RestApiId, RestApiName and StageName hangs on.
@@ -79,4 +87,128 @@ func ruleFailures(d *deployment) ([]string, error) {
 		}
 	}
 	return failed, nil
+}
+
+// tagOnly is the parameters of a stack in the ProtectTag-only mode: nothing else is given.
+var tagOnly = map[string]string{protectParam: examples[protectParam]}
+
+// checkStageRules: the rules refuse a stack with neither RestApiId nor ProtectTag (saying what to set),
+// and a RestApiId without its RestApiName, and let each mode deploy.
+func checkStageRules(tpl *Template) []problem {
+	var ps problems
+	explicit := map[string]string{"RestApiId": examples["RestApiId"], "RestApiName": examples["RestApiName"]}
+	both := map[string]string{"RestApiId": examples["RestApiId"], "RestApiName": examples["RestApiName"], protectParam: examples[protectParam]}
+	for _, c := range []struct {
+		name   string
+		params map[string]string
+		refuse []string // fragments of the one AssertDescription that must fail; nil = deploys
+	}{
+		{"neither RestApiId nor ProtectTag", map[string]string{}, []string{"RestApiId", "ProtectTag"}},
+		{"RestApiId without RestApiName", map[string]string{"RestApiId": examples["RestApiId"]}, []string{"RestApiName"}},
+		{"RestApiName without RestApiId", map[string]string{"RestApiName": examples["RestApiName"], protectParam: examples[protectParam]}, []string{"RestApiId"}},
+		{"ProtectTag only", tagOnly, nil},
+		{"RestApiId and RestApiName", explicit, nil},
+		{"both modes", both, nil},
+	} {
+		// The three parameters not given are empty, whatever the template's defaults.
+		params := map[string]string{"RestApiId": "", "RestApiName": "", protectParam: ""}
+		for k, v := range c.params {
+			params[k] = v
+		}
+		failed, err := ruleFailures(newDeployment(tpl, params))
+		switch {
+		case err != nil:
+			ps.add("Rules", "%s: %v", c.name, err)
+		case c.refuse == nil && len(failed) > 0:
+			ps.add("Rules", "%s: refused (%q), want it to deploy", c.name, failed)
+		case c.refuse != nil && len(failed) != 1:
+			ps.add("Rules", "%s deploys, or fails %d assertions (%q): want one refusal naming %v", c.name, len(failed), failed, c.refuse)
+		case c.refuse != nil:
+			for _, w := range c.refuse {
+				if !strings.Contains(failed[0], w) {
+					ps.add("Rules", "%s: refused with %q, which does not name %s", c.name, failed[0], w)
+				}
+			}
+		}
+	}
+	return ps
+}
+
+func TestTemplateRulesRefuseAStackWithNothingToProtect(t *testing.T) {
+	report(t, checkStageRules(loadReal(t)))
+}
+
+// TestTagOnlyChecksCatchBrokenTemplates: without the rule a stack with nothing to protect deploys,
+// and a TARGETS that puts the selector after an empty explicit stage starts with a comma.
+func TestTagOnlyChecksCatchBrokenTemplates(t *testing.T) {
+	orig, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := "  AStageToProtect:\n    Assertions:\n"
+	for _, m := range []mutation{
+		{name: "no rule", check: checkStageRules, want: "neither RestApiId nor ProtectTag deploys",
+			edits: [][2]string{{rule, "  AStageToProtect:\n    RuleCondition: !Equals [!Ref RestApiId, never]\n    Assertions:\n"}}},
+		{name: "the pair rule gone", check: checkStageRules, want: "RestApiId without RestApiName deploys",
+			edits: [][2]string{{"  RestApiIdAndNameGoTogether:\n    RuleCondition: !Or", "  RestApiIdAndNameGoTogether:\n    RuleCondition: !And"}}},
+		{name: "a leading comma", check: checkTargets, want: "has an empty item",
+			edits: [][2]string{
+				{"                  - !Sub \"${RestApiId}/${StageName}\"\n                - !Sub \"rest:tag:${ProtectTag}\"\n", "                  - !Sub \"${RestApiId}/${StageName}\"\n                - \"\"\n"},
+				{"!If [ExplicitStageAndByTag, !Sub \",rest:tag:${ProtectTag}\", \"\"]", "!If [ProtectByTag, !Sub \",rest:tag:${ProtectTag}\", \"\"]"}}},
+	} {
+		t.Run(m.name, func(t *testing.T) { runMutation(t, orig, m) })
+	}
+}
+
+// TestTemplateCfnLintProtectTagOnly: cfn-lint (with the SAM translator) finds nothing with ProtectTag
+// set and RestApiId left empty, alone and with every strategy on, nor in what `make package` makes of
+// it; and that translation, what a StackSet is given, asks no account for a value: every parameter
+// but the code's location has a default, and the rules came through.
+func TestTemplateCfnLintProtectTagOnly(t *testing.T) {
+	bin := cfnLint(t)
+	orig, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	paths := map[string]string{}
+	for name, text := range map[string]string{"tag-only": withProtectTag(t, string(orig)), "tag-only-every": withProtectTag(t, withEveryStrategy(t))} {
+		p := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths[name] = p
+		if out, err := runCfnLint(bin, p); err != nil || out != "" {
+			t.Errorf("cfn-lint with ProtectTag only (%s): %v\n%s", name, err, out)
+		}
+	}
+	python, err := SAMPython()
+	if err != nil {
+		testenv.Missing(t, err.Error(), SAMInstall)
+	}
+	body, err := StackSetTemplate(context.Background(), python, paths["tag-only"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "stackset-template.json")
+	if err := os.WriteFile(p, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCfnLint(bin, p); err != nil || out != "" {
+		t.Errorf("cfn-lint on the StackSet template with ProtectTag only: %v\n%s", err, out)
+	}
+	tpl, err := Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var required []string
+	for _, name := range sortedKeys(tpl.Parameters) {
+		if pm, _ := tpl.Parameters[name].(map[string]any); pm["Default"] == nil {
+			required = append(required, name)
+		}
+	}
+	if want := []string{ParamCodeBucketPrefix, ParamCodeKey}; !slices.Equal(required, want) {
+		t.Errorf("the StackSet template's parameters without a default: %v, want only %v (the code's location)", required, want)
+	}
+	report(t, checkStageRules(tpl))
 }
