@@ -46,16 +46,29 @@ const (
 	// more likely not the release's, and a rollback would undo code that has served well.
 	EnvAutoRollbackWindow = "AUTO_ROLLBACK_WINDOW"
 	// EnvAlarmTopicARN, optional: the topic alarms send to Rewind through (the template's AlarmTopic),
-	// so "check" can tell which alarms reach each target.
+	// so "check" can tell which alarms reach each target and the schedule re-checks the alarms still in
+	// ALARM (unset: neither).
 	EnvAlarmTopicARN = "ALARM_TOPIC_ARN"
 	// EnvCentralNotifyTopicARN, optional: a second topic, usually another account's (an organization's
 	// central one), that receives every notification NOTIFY_TOPIC_ARN does, the same message.
 	EnvCentralNotifyTopicARN = "CENTRAL_NOTIFY_TOPIC_ARN"
+	// EnvControlPlaneBudget, optional: requests per second (0.1 to 10, default 2) Rewind's background
+	// calls (the schedule's observes and readiness checks, discovery) may make to the control planes
+	// together. API Gateway allows 10 per account for managing APIs, shared with the team's deploys.
+	EnvControlPlaneBudget = "CONTROL_PLANE_BUDGET"
 )
 
 // Env lists every variable above, for documentation checks.
 var Env = []string{EnvTargets, EnvDryRun, EnvAlarmTargets, EnvAllowedAccounts, EnvLogLevel, EnvNotifyTopicARN, EnvMaxAutoPerHour,
-	EnvMemoryTable, EnvAuditRetentionDays, EnvAutoRollbackWindow, EnvAlarmTopicARN, EnvCentralNotifyTopicARN}
+	EnvMemoryTable, EnvAuditRetentionDays, EnvAutoRollbackWindow, EnvAlarmTopicARN, EnvCentralNotifyTopicARN, EnvControlPlaneBudget}
+
+// DefaultControlPlaneBudget is 2 of the 10 requests per second API Gateway allows an account for
+// managing APIs (API Gateway Developer Guide, "Amazon API Gateway quotas", Total operations: 10 per
+// second, burst 40, not adjustable): the team's own deploys keep the rest.
+const DefaultControlPlaneBudget = 2.0
+
+// MaxControlPlaneBudget is the whole of that quota.
+const MaxControlPlaneBudget = 10.0
 
 // DefaultAutoRollbackWindow is a day: long enough for a release's first peak of traffic and a night's
 // batch, short enough that an outage weeks later does not roll production back to weeks-old code.
@@ -84,6 +97,9 @@ type Config struct {
 
 	// CentralNotifyTopicARN also receives every notification (an organization's topic); empty: none.
 	CentralNotifyTopicARN string
+	// ControlPlaneBudget is the requests per second Rewind's background calls may make (FromEnv: 2
+	// unless set); 0, which only a Config built in code has, is no budget at all.
+	ControlPlaneBudget float64
 }
 
 // The two checks below are ascii.Set checks, not package-level regexps: compiling
@@ -118,7 +134,7 @@ func validTopicARN(s string) bool {
 // is reported, together (errors.Join), so one failed deploy says everything there is to fix.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{Region: strings.TrimSpace(getenv("AWS_REGION")), MaxAutoPerHour: 3, AuditRetention: 400 * 24 * time.Hour,
-		AutoRollbackWindow: DefaultAutoRollbackWindow}
+		AutoRollbackWindow: DefaultAutoRollbackWindow, ControlPlaneBudget: DefaultControlPlaneBudget}
 	var errs []error
 	problem := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
@@ -217,6 +233,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			problem("%s: %q is NOTIFY_TOPIC_ARN itself; every message would be published to it twice", EnvCentralNotifyTopicARN, v)
 		}
 		c.CentralNotifyTopicARN = v
+	}
+	if v := strings.TrimSpace(getenv(EnvControlPlaneBudget)); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(n >= 0.1 && n <= MaxControlPlaneBudget) { // !(…) also refuses NaN
+			problem("%s: %q is not a number of requests per second from 0.1 to %g (API Gateway allows an account %g for managing APIs, shared with its deploys)",
+				EnvControlPlaneBudget, v, MaxControlPlaneBudget, MaxControlPlaneBudget)
+		}
+		c.ControlPlaneBudget = n
 	}
 	return c, errors.Join(errs...)
 }

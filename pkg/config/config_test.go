@@ -19,6 +19,7 @@ func TestFromEnv(t *testing.T) {
 		EnvNotifyTopicARN:     "arn:aws:sns:ap-northeast-1:111122223333:rewind-notify",
 		EnvMemoryTable:        "rewind-MemoryTable-1A2B3C",
 		EnvAuditRetentionDays: "30",
+		EnvControlPlaneBudget: "0.5",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -30,9 +31,12 @@ func TestFromEnv(t *testing.T) {
 	if c.MemoryTable != "rewind-MemoryTable-1A2B3C" || c.AuditRetention != 30*24*time.Hour {
 		t.Errorf("memory table %q, retention %s", c.MemoryTable, c.AuditRetention)
 	}
+	if c.ControlPlaneBudget != 0.5 {
+		t.Errorf("control-plane budget %v, want 0.5", c.ControlPlaneBudget)
+	}
 	d, err := FromEnv(env(map[string]string{EnvTargets: "a1b2c3d4e5/prod", EnvMemoryTable: "rewind"}))
-	if err != nil || d.AuditRetention != 400*24*time.Hour || d.MaxAutoPerHour != 3 {
-		t.Errorf("defaults: retention %s, guard %d, %v", d.AuditRetention, d.MaxAutoPerHour, err)
+	if err != nil || d.AuditRetention != 400*24*time.Hour || d.MaxAutoPerHour != 3 || d.ControlPlaneBudget != 2 {
+		t.Errorf("defaults: retention %s, guard %d, budget %v, %v", d.AuditRetention, d.MaxAutoPerHour, d.ControlPlaneBudget, err)
 	}
 }
 
@@ -76,6 +80,11 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"short table", map[string]string{EnvTargets: ok, EnvMemoryTable: "ab"}, "MEMORY_TABLE"},
 		{"retention zero", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvAuditRetentionDays: "0"}, "AUDIT_RETENTION_DAYS"},
 		{"retention words", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvAuditRetentionDays: "a year"}, "AUDIT_RETENTION_DAYS"},
+		{"budget zero", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvControlPlaneBudget: "0"}, "CONTROL_PLANE_BUDGET: \"0\" is not a number of requests per second from 0.1 to 10"},
+		{"budget over the quota", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvControlPlaneBudget: "11"}, "CONTROL_PLANE_BUDGET"},
+		{"budget words", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvControlPlaneBudget: "two"}, "CONTROL_PLANE_BUDGET"},
+		{"budget NaN", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvControlPlaneBudget: "NaN"}, "CONTROL_PLANE_BUDGET"},
+		{"budget infinite", map[string]string{EnvTargets: ok, EnvMemoryTable: "rewind", EnvControlPlaneBudget: "+Inf"}, "CONTROL_PLANE_BUDGET"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 
+	"github.com/rewind-sre/rewind/pkg/budget"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/discover"
 	"github.com/rewind-sre/rewind/pkg/memory"
@@ -61,6 +63,11 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
 	store := memory.New(dynamodb.NewFromConfig(awsCfg), cfg.MemoryTable, cfg.AuditRetention)
+	// The control planes' clients carry the budget; DynamoDB's and SNS's do not (not a shared quota).
+	bud, cpCfg, err := budgeted(cfg, awsCfg)
+	if err != nil {
+		return nil, err
+	}
 	opts := rollback.Options{DryRun: cfg.DryRun, Guard: guard, Now: o.Now, Log: log, Window: cfg.AutoRollbackWindow}
 	engines := Engines{}
 	var apigw *apigateway.Client
@@ -70,10 +77,10 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		}
 		var s rollback.Strategy
 		if t.kind == target.KindRESTStage {
-			apigw = apigateway.NewFromConfig(awsCfg)
+			apigw = apigateway.NewFromConfig(cpCfg)
 			s = reststage.New(apigw)
 		} else if build, ok := optionalStrategies[t.kind]; ok {
-			s = build(awsCfg)
+			s = build(cpCfg)
 		} else {
 			return nil, fmt.Errorf("%s: %s: no strategy for kind %q in this bootstrap%s", config.EnvTargets, t.name, t.kind, buildNote)
 		}
@@ -93,7 +100,7 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 	}
 	scope := target.Static(cfg.Targets)
 	if len(cfg.Selectors) > 0 {
-		scope = discover.New(rgt.NewFromConfig(awsCfg), target.Spec{Explicit: cfg.Targets, Selectors: cfg.Selectors},
+		scope = discover.New(rgt.NewFromConfig(cpCfg), target.Spec{Explicit: cfg.Targets, Selectors: cfg.Selectors},
 			discover.Options{Region: cfg.Region, Now: o.DiscoveryNow, Log: log})
 	}
 	h, err := New(cfg, engines, target.NewScopedResolver(scope, cfg.AlarmTargets, names), notifier, log)
@@ -101,7 +108,8 @@ func Build(cfg config.Config, awsCfg aws.Config, o Options) (*Handler, error) {
 		return nil, err
 	}
 	h.function = o.FunctionName
-	h.account = newAccount(awsCfg)
+	h.account = newAccount(cpCfg)
+	h.budget = bud
 	if apigw != nil {
 		h.inspector = reststage.NewInspector(apigw)
 	}
@@ -128,4 +136,21 @@ func kindsNamed(cfg config.Config) []kindNamed {
 		out = append(out, kindNamed{sel.Kind, "selector " + sel.String()})
 	}
 	return out
+}
+
+// budgeted returns the instance's control-plane budget (nil when cfg sets none) and a copy of awsCfg
+// whose clients draw on it: every attempt of every call goes through the budget's middleware, and
+// waits there only when its context is background work. The budget is per instance: Lambda runs
+// one invocation at a time in an instance, and the schedule's (the background work) one at a time,
+// so it bounds the account-wide share (docs/reference.md, CONTROL_PLANE_BUDGET).
+func budgeted(cfg config.Config, awsCfg aws.Config) (*budget.Budget, aws.Config, error) {
+	if cfg.ControlPlaneBudget == 0 {
+		return nil, awsCfg, nil
+	}
+	b, err := budget.New(cfg.ControlPlaneBudget, budget.DefaultBurst, budget.Options{})
+	if err != nil {
+		return nil, awsCfg, fmt.Errorf("%s: %w", config.EnvControlPlaneBudget, err)
+	}
+	awsCfg.APIOptions = append(slices.Clip(awsCfg.APIOptions), b.AddTo)
+	return b, awsCfg, nil
 }

@@ -38,29 +38,33 @@ func (h *Handler) check(ctx context.Context, ts []target.Target) []rollback.Resu
 	reach := h.alarmReach(ctx)
 	out := make([]rollback.Result, 0, len(ts))
 	for _, t := range ts {
-		res := h.engines[t.Kind].Check(ctx, t)
-		rd := res.Readiness
-		if rd == nil {
-			out = append(out, res)
-			continue
-		}
-		if t.Kind == target.KindRESTStage && h.inspector != nil {
-			rd.Add(latestCheck(ctx, h.inspector, t))
-		}
-		rd.Add(reach.check(t)...)
-		rd.Add(account...)
-		if !rd.Ready {
-			var why []string
-			for _, c := range rd.Checks {
-				if c.Status == rollback.CheckFail {
-					why = append(why, c.Detail)
-				}
-			}
-			res.Reason = fmt.Sprintf("%s is not ready: %s", t, strings.Join(why, "; "))
-		}
-		out = append(out, res)
+		out = append(out, h.checkTarget(ctx, t, account, reach))
 	}
 	return out
+}
+
+// checkTarget is one target's checks, with the account's (read once for every target checked).
+func (h *Handler) checkTarget(ctx context.Context, t target.Target, account []rollback.Check, reach reach) rollback.Result {
+	res := h.engines[t.Kind].Check(ctx, t)
+	rd := res.Readiness
+	if rd == nil {
+		return res
+	}
+	if t.Kind == target.KindRESTStage && h.inspector != nil {
+		rd.Add(latestCheck(ctx, h.inspector, t))
+	}
+	rd.Add(reach.check(t)...)
+	rd.Add(account...)
+	if !rd.Ready {
+		var why []string
+		for _, c := range rd.Checks {
+			if c.Status == rollback.CheckFail {
+				why = append(why, c.Detail)
+			}
+		}
+		res.Reason = fmt.Sprintf("%s is not ready: %s", t, strings.Join(why, "; "))
+	}
+	return res
 }
 
 func latestCheck(ctx context.Context, in Inspector, t target.Target) rollback.Check {

@@ -27,7 +27,12 @@ type judge struct {
 	oks      map[string][]time.Time          // alarm name -> the state-change times of its OK transitions sent
 	dryOnly  map[int]bool                    // steps whose every request was a dry run (or status)
 	measured map[string]time.Time            // incident key of an ALARM sent -> the end of the data it judged
-	violate  func(format string, a ...any)
+	// samples holds, per target, the starts of the one-minute periods of data put on its 5XXError
+	// metric, and stillOn the target whose metric each alarm left in ALARM for the schedule's re-check
+	// watches: the data such an alarm can have judged.
+	samples map[string][]time.Time
+	stillOn map[string]string
+	violate func(format string, a ...any)
 }
 
 // targetState is what judgeLog carries along for one target while it replays the log.
@@ -193,6 +198,20 @@ func (j *judge) notOnOldData(e logEntry, c *rollback.Claim, from string) {
 		return
 	}
 	measured, ok := j.measured[last.Incident]
+	if metric, still := j.stillOn[c.Alarm]; !ok && still {
+		periods := j.samples[metric]
+		// A re-check: the newest period of its metric's data that had ended when the decision was made.
+		for _, p := range periods {
+			if end := p.Add(time.Minute); !end.After(c.At) && end.After(measured) {
+				measured = end
+			}
+		}
+		if measured.IsZero() {
+			j.violate("step %d: alarm %s, re-checked, moved %s away from %s with no data of its metric measured by then", e.step, c.Alarm, e.key, from)
+			return
+		}
+		ok = true
+	}
 	if !ok {
 		return
 	}
@@ -306,7 +325,8 @@ func (j *judge) judgeAgreement(step int, key string, s snapshot, rewindLast bool
 
 // judgeClaims checks the claims a quiet step leaves: no new claim remains, and a claim that was open
 // (and expired) when the step began on a target the step acted on is settled: gone, its incident
-// handled, and the memory's last change is the claim's when the stage serves what it claimed.
+// handled (but a re-check's claim abandoned, see below), and the memory's last change is the claim's
+// when the stage serves what it claimed.
 func (j *judge) judgeClaims(step int, key string, before, after snapshot, touched bool) (settled bool) {
 	bc, ac := before.rec.Claim, after.rec.Claim
 	if ac != nil && (bc == nil || bc.ID != ac.ID) {
@@ -319,6 +339,12 @@ func (j *judge) judgeClaims(step int, key string, before, after snapshot, touche
 	if ac != nil {
 		j.violate("step %d: the open claim %s -> %s on %s was not settled by the next invocation", step, bc.Plan.From, bc.Plan.To, key)
 		return false
+	}
+	// A re-check's claim abandoned (nothing switched) is decided again on the data of the next tick's
+	// time, which may no longer be enough: its incident is handled only if that decision is made.
+	_, recheck := j.stillOn[bc.Alarm]
+	if abandoned := after.live == bc.Plan.From; recheck && abandoned {
+		return true
 	}
 	if last := bc.Plan.Memory.Last; last != nil && last.Incident != "" && !slices.Contains(after.rec.Memory.Incidents, last.Incident) {
 		j.violate("step %d: settling the claim %s -> %s on %s forgot its incident %s", step, bc.Plan.From, bc.Plan.To, key, last.Incident)

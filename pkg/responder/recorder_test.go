@@ -22,6 +22,7 @@ import (
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	"github.com/rewind-sre/rewind/pkg/support/awslocal"
 	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	cwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudwatch"
 	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
 )
 
@@ -63,6 +64,7 @@ type request struct {
 	patch        *stagePatch // UpdateStage only
 	before       apigwlocal.Stage
 	ddbOp        string     // DynamoDB: the operation ("" for API Gateway)
+	cwOp         string     // CloudWatch: the operation ("" for the others)
 	pk, sk       string     // DynamoDB: the item's key, for GetItem and PutItem
 	put          *memoryPut // PutItem of a memory item
 	status       int        // the status answered (0: none, a reset, or the client went away)
@@ -100,6 +102,9 @@ func (q request) from(app string) bool { return strings.Contains(q.agent, "app/"
 
 // write reports whether a request asks to change something.
 func (q request) write() bool {
+	if q.cwOp != "" {
+		return q.cwOp != "DescribeAlarms" && q.cwOp != "GetMetricData" // Rewind only reads CloudWatch
+	}
 	if q.ddbOp != "" {
 		return q.ddbOp == "PutItem" || q.ddbOp == "DeleteItem" || q.ddbOp == "UpdateItem" || q.ddbOp == "TransactWriteItems"
 	}
@@ -190,6 +195,10 @@ func (rc *recorder) parse(r *http.Request, body []byte) request {
 	if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."); ok {
 		q.ddbOp = op
 		parseDynamoDB(&q, body)
+		return q
+	}
+	if op, ok := strings.CutPrefix(q.path, cwlocal.ServicePath); ok {
+		q.cwOp = op
 		return q
 	}
 	parts := strings.Split(strings.TrimPrefix(q.path, "/"), "/")

@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/rewind-sre/rewind/pkg/budget"
 	"github.com/rewind-sre/rewind/pkg/config"
 	"github.com/rewind-sre/rewind/pkg/emf"
 	"github.com/rewind-sre/rewind/pkg/event"
@@ -42,6 +44,10 @@ type Handler struct {
 	// account and inspector serve "check"; nil where this bootstrap has no client for them.
 	account   Account
 	inspector Inspector
+	// budget paces the background control-plane calls (pkg/budget); nil: no budget. checkCosts is what
+	// each target's readiness check took last (target -> calls), to plan the next (pace.go).
+	budget     *budget.Budget
+	checkCosts sync.Map
 }
 
 // Engines holds one engine per kind of target (each over its own strategy).
@@ -181,6 +187,7 @@ func (h *Handler) record(ctx, notifyCtx context.Context, rec event.Record) []rol
 		rs = h.command(ctx, *rec.Command)
 	case rec.Schedule:
 		rs = h.observeAll(ctx, false, rollback.BySchedule)
+		rs = append(rs, h.recheck(ctx)...) // alarms still in ALARM, on data since what is live went live (recheck.go)
 	default:
 		rs = []rollback.Result{{Action: rollback.ActionNone, Outcome: rollback.OutcomeIgnored, Code: rollback.CodeNotForRewind, Reason: rec.Ignored}}
 	}
@@ -193,17 +200,17 @@ func (h *Handler) record(ctx, notifyCtx context.Context, rec event.Record) []rol
 	return rs
 }
 
-// observeAll records what every target serves (the schedule, or "observe" without a target).
+// observeAll records what every target serves (the schedule, or "observe" without a target). The
+// schedule's is paced by the control-plane budget and also checks readiness (tick, pace.go); by hand
+// it reads every target at once, as a person asked.
 func (h *Handler) observeAll(ctx context.Context, dryRun bool, by rollback.By) []rollback.Result {
+	if by == rollback.BySchedule {
+		return h.tick(ctx)
+	}
 	targets, scopeErr := h.resolver.Scope().Now(ctx)
 	rs := make([]rollback.Result, 0, len(targets)+1)
 	for _, t := range targets {
 		rs = append(rs, h.do(ctx, t, rollback.Request{Action: rollback.ActionObserve, DryRun: dryRun, Trigger: rollback.Trigger{By: by}}))
-		if by == rollback.BySchedule {
-			if r, ok := h.watchReadiness(ctx, t); ok {
-				rs = append(rs, r)
-			}
-		}
 	}
 	if scopeErr != nil { // the explicit targets were observed; the tagged stages could not be listed
 		rs = append(rs, discoveryFailed(rollback.ActionObserve, scopeErr))
@@ -254,14 +261,10 @@ func notifiable(r rollback.Result) bool {
 // history, the stage's export and the account's alarms, too much for every 5-minute tick.
 const readinessEvery = time.Hour
 
-// watchReadiness runs the schedule's readiness check of t when it is due, and answers it (to be
-// notified) only when the target turned not ready or is ready again.
-func (h *Handler) watchReadiness(ctx context.Context, t target.Target) (rollback.Result, bool) {
+// noteReadiness records the schedule's readiness check res of t, and answers it (to be notified)
+// only when the target turned not ready or is ready again.
+func (h *Handler) noteReadiness(ctx context.Context, t target.Target, res rollback.Result) (rollback.Result, bool) {
 	e := h.engines[t.Kind]
-	if due, err := e.ReadinessDue(ctx, t, readinessEvery); err != nil || !due {
-		return rollback.Result{}, false
-	}
-	res := h.check(ctx, []target.Target{t})[0]
 	if res.Readiness == nil {
 		return rollback.Result{}, false
 	}

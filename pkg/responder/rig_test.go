@@ -27,7 +27,9 @@ import (
 	"github.com/rewind-sre/rewind/pkg/responder"
 	"github.com/rewind-sre/rewind/pkg/rollback"
 	apigwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/apigateway"
+	cwlocal "github.com/rewind-sre/rewind/pkg/support/awslocal/cloudwatch"
 	ddblocal "github.com/rewind-sre/rewind/pkg/support/awslocal/dynamodb"
+	"github.com/rewind-sre/rewind/pkg/support/awslocal/tagging"
 )
 
 // The account and region the rig's function runs in, and credentials that must never be logged.
@@ -82,11 +84,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// rig is one local API Gateway and one local DynamoDB on a loopback port, behind a proxy that
-// records every request.
+// rig is one local API Gateway, one local DynamoDB and one local CloudWatch on a loopback port,
+// behind a proxy that records every request.
 type rig struct {
 	gw    *apigwlocal.Server
 	ddb   *ddblocal.Server // Rewind's memory table, memoryTable, behind the same endpoint
+	cw    *cwlocal.Server  // the account's alarms and metric data (the schedule's re-check reads them)
 	url   string
 	clock *simClock
 	rec   *recorder
@@ -109,11 +112,13 @@ func startRig(start time.Time, skew time.Duration) (*rig, func()) {
 	gw := apigwlocal.New(apigwlocal.Options{Region: rigRegion, AccountID: rigAccount, Now: gwNow})
 	ddb := ddblocal.New(ddblocal.Options{Now: clock.Now})
 	ddb.CreateTable(memoryTable)
-	rec := &recorder{next: ddb.Front(gw), gw: gw, ddb: ddb, conns: map[net.Conn]http.ConnState{}}
+	cw := cwlocal.New(cwlocal.Options{Now: clock.Now, Region: rigRegion, Account: rigAccount})
+	// The Tagging API, fed by the gateway's stage tags, answers the rig's discovery (TARGETS selectors).
+	rec := &recorder{next: tagging.New(tagging.Options{}, gw).Front(cw.Front(ddb.Front(gw))), gw: gw, ddb: ddb, conns: map[net.Conn]http.ConnState{}}
 	srv := httptest.NewUnstartedServer(rec)
 	srv.Config.ConnState = rec.connState
 	srv.Start()
-	return &rig{gw: gw, ddb: ddb, url: srv.URL, clock: clock, rec: rec, logs: &lockedBuffer{}}, srv.Close
+	return &rig{gw: gw, ddb: ddb, cw: cw, url: srv.URL, clock: clock, rec: rec, logs: &lockedBuffer{}}, srv.Close
 }
 
 // handler builds a responder the way functions/responder/main.go does (config from the
@@ -180,13 +185,22 @@ func (r *rig) awsConfig(policy awsretry.Policy) aws.Config {
 // memoryTable is the name of Rewind's memory table in every test's local DynamoDB.
 const memoryTable = "rewind-memory"
 
-// withTable reads env, with MEMORY_TABLE naming the test's local table unless env sets it.
+// withTable reads env, with MEMORY_TABLE naming the test's local table unless env sets it, and
+// CONTROL_PLANE_BUDGET at the most the account allows (10) unless env sets it: the budget paces by
+// the wall clock, and a test's schedule ticks come back to back, not 5 minutes apart
+// (budget_test.go tests the budget itself).
 func withTable(env map[string]string) func(string) string {
 	return func(k string) string {
-		if v, ok := env[k]; ok || k != config.EnvMemoryTable {
+		if v, ok := env[k]; ok {
 			return v
 		}
-		return memoryTable
+		switch k {
+		case config.EnvMemoryTable:
+			return memoryTable
+		case config.EnvControlPlaneBudget:
+			return "10"
+		}
+		return ""
 	}
 }
 

@@ -236,6 +236,9 @@ func (s *schedule) next() {
 	case n < 40:
 		s.deadline()
 		return
+	case n < 44:
+		s.stillInAlarmStep()
+		return
 	}
 	if rng.IntN(4) == 0 {
 		s.injectFault(true)

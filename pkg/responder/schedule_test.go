@@ -26,6 +26,7 @@ type scheduleStats struct {
 	dryRunSchedules, maxInstances                                             int
 	memoryFaults, claimsLeft, claimsSettled, claimWaits, casConflicts         int
 	laggingRefused, canarySteps, ambiguousRefused, lateAfterOK                int
+	recheckSteps, recheckDecided, recheckCut                                  int
 }
 
 func (s *scheduleStats) add(o scheduleStats) {
@@ -53,6 +54,9 @@ func (s *scheduleStats) add(o scheduleStats) {
 	s.canarySteps += o.canarySteps
 	s.ambiguousRefused += o.ambiguousRefused
 	s.lateAfterOK += o.lateAfterOK
+	s.recheckSteps += o.recheckSteps
+	s.recheckDecided += o.recheckDecided
+	s.recheckCut += o.recheckCut
 }
 
 // scheduleWorkers run schedules at once: they wait on loopback I/O and on claims' leases (the wall
@@ -137,10 +141,10 @@ func TestRandomSchedules(t *testing.T) {
 		"faults_injected=%d faults_fired=%d deadline_steps=%d rollbacks=%d repeats_refused=%d guard_refusals=%d "+
 		"planned=%d ignored=%d failed_invocations=%d human_changes=%d dry_run_schedules=%d "+
 		"memory_faults_injected=%d cas_conflicts=%d claims_left=%d claims_settled=%d claim_waits=%d "+
-		"lagging_refused=%d canary_steps=%d ambiguous_refused=%d late_after_ok=%d seeds=%d..%d",
+		"lagging_refused=%d canary_steps=%d ambiguous_refused=%d late_after_ok=%d recheck_steps=%d recheck_decided=%d recheck_cut=%d seeds=%d..%d",
 		len(seeds), violations, len(bad), total.steps, total.invocations, total.batches, total.maxInstances,
 		total.faultsInjected, total.faultsFired, total.deadlineSteps, total.rollbacks, total.repeatsRefused, total.guardRefusals,
 		total.planned, total.ignored, total.failed, total.human, total.dryRunSchedules,
 		total.memoryFaults, total.casConflicts, total.claimsLeft, total.claimsSettled, total.claimWaits,
-		total.laggingRefused, total.canarySteps, total.ambiguousRefused, total.lateAfterOK, seeds[0], seeds[len(seeds)-1])
+		total.laggingRefused, total.canarySteps, total.ambiguousRefused, total.lateAfterOK, total.recheckSteps, total.recheckDecided, total.recheckCut, seeds[0], seeds[len(seeds)-1])
 }

@@ -100,7 +100,7 @@ func (s *schedule) logf(format string, a ...any) {
 // target ("dev"), and an API outside TARGETS; then the configuration and 2-3 instances.
 func (s *schedule) build() error {
 	s.j = &judge{targets: map[string]bool{}, created: map[string]map[string]time.Time{}, guardMax: 3,
-		forced: map[int]bool{}, dryOnly: map[int]bool{}, oks: map[string][]time.Time{}, measured: map[string]time.Time{}, violate: s.violate}
+		forced: map[int]bool{}, dryOnly: map[int]bool{}, oks: map[string][]time.Time{}, measured: map[string]time.Time{}, samples: map[string][]time.Time{}, stillOn: map[string]string{}, violate: s.violate}
 	var specs []string
 	for i := range 1 + s.rng.IntN(2) {
 		a, past, err := s.buildAPI(i)
@@ -230,6 +230,9 @@ func (s *schedule) configure(specs []string) {
 	if s.rng.IntN(4) == 0 {
 		s.j.guardMax = 1 + s.rng.IntN(2)
 		s.env[config.EnvMaxAutoPerHour] = strconv.Itoa(s.j.guardMax)
+	}
+	if s.rng.IntN(2) == 0 {
+		s.env[config.EnvAlarmTopicARN] = schedAlarmTopic // the schedule re-checks alarms still in ALARM
 	}
 	if s.rng.IntN(5) < 2 {
 		s.mapping = true

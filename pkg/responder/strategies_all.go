@@ -38,7 +38,7 @@ func newAccount(c aws.Config) Account {
 }
 
 type cloudAccount struct {
-	cw  cloudwatch.DescribeAlarmsAPIClient
+	cw  cloudWatchAPI
 	lam interface {
 		GetFunctionConcurrency(ctx context.Context, in *awslambda.GetFunctionConcurrencyInput, optFns ...func(*awslambda.Options)) (*awslambda.GetFunctionConcurrencyOutput, error)
 	}

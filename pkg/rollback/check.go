@@ -106,11 +106,26 @@ func (e *Engine) Check(ctx context.Context, t target.Target) (res Result) {
 // ReadinessDue reports whether the schedule's readiness check of t is due (none within every), from
 // Rewind's memory.
 func (e *Engine) ReadinessDue(ctx context.Context, t target.Target, every time.Duration) (bool, error) {
+	p, err := e.Pending(ctx, t, every)
+	return p.ReadinessDue, err
+}
+
+// Pending is what the schedule orders its work on a target by, from Rewind's memory alone (no call
+// to the target): when an observe last saw it, when its readiness was last checked, and whether a
+// check is due (none within every, and no change under way).
+type Pending struct {
+	SeenAt, CheckedAt time.Time
+	ReadinessDue      bool
+}
+
+// Pending reads t's memory and says what the schedule has to do there.
+func (e *Engine) Pending(ctx context.Context, t target.Target, every time.Duration) (Pending, error) {
 	rec, err := e.store.Load(ctx, t)
 	if err != nil {
-		return false, err
+		return Pending{}, err
 	}
-	return rec.Claim == nil && e.now().Sub(rec.Memory.CheckedAt) >= every, nil
+	return Pending{SeenAt: rec.Memory.SeenAt, CheckedAt: rec.Memory.CheckedAt,
+		ReadinessDue: rec.Claim == nil && e.now().Sub(rec.Memory.CheckedAt) >= every}, nil
 }
 
 // NoteReadiness records what the schedule's check found, and reports whether it changed: a target

@@ -25,6 +25,11 @@ type Trigger struct {
 	// Window is how long after a deployment went live an alarm may still roll it back (0: always):
 	// past it, an outage is more likely not the release's, and the rollback would undo a known-good one.
 	Window time.Duration
+	// Recheck marks the schedule's re-read of an alarm still in ALARM (AlarmTime is its transition),
+	// judged on data measured since the live deployment went live; Incident names (alarm, live
+	// deployment). What Rewind put live itself during that ALARM is never moved further back, and a
+	// decision not to act is remembered, so it is reported once, not every tick.
+	Recheck bool
 }
 
 // Guard stops a rollback loop: at most Max automatic rollbacks per target within Window. Beyond that
@@ -78,8 +83,9 @@ func fail(code Code, format string, a ...any) Decision {
 //  1. an incident already handled is not handled again (SNS and Lambda deliver at least once): repeat;
 //  2. an alarm whose recorded return to OK is newer than this ALARM is old news: recovered;
 //  3. while the target still serves what a Rewind rollback put there during the same incident (its
-//     alarm has not returned to OK, and within the loop guard's window) and has no active canary,
-//     nothing moves it further back: still-serving;
+//     alarm has not returned to OK, and within the loop guard's window; for a re-check, any rollback
+//     made while the alarm was already in ALARM) and has no active canary, nothing moves it further
+//     back: still-serving;
 //  4. an alarm whose data was all measured before the live deployment went live is stale;
 //  5. an alarm later than the release window after the live deployment went live acts no more:
 //     outside-window (a human may, by hand);
@@ -101,7 +107,7 @@ func DecideRollback(t target.Target, s State, tr Trigger) Decision {
 			tr.Alarm, stamp(tr.AlarmTime), stamp(r.At))
 	}
 	canary := s.Canary.active(s.Live)
-	if last := s.Memory.Last; last != nil && !tr.Force && !canary && last.To == s.Live && sameIncident(s.Memory, last, tr) {
+	if last := s.Memory.Last; last != nil && !tr.Force && !canary && last.To == s.Live && (sameIncident(s.Memory, last, tr) || tr.during(last)) {
 		return skip(CodeStillServing, "%s still serves %s, where Rewind's %s %s put it at %s%s, and that incident is not over; not moving further back without force",
 			t, s.Live, last.By, last.Kind, stamp(last.At), alarmNote(last.Alarm))
 	}
@@ -156,6 +162,13 @@ func (tr Trigger) measured() time.Time {
 		return tr.MeasuredUntil
 	}
 	return tr.AlarmTime
+}
+
+// during reports whether a re-check's alarm was already in ALARM when Rewind made its last change, a
+// rollback: the rollback did not clear the alarm, so what still breaches is not what Rewind put live
+// (a downstream outage), and walking further back every tick would undo history.
+func (tr Trigger) during(last *Change) bool {
+	return tr.Recheck && (last.Kind == KindRollback || last.Kind == KindCanaryRollback) && !last.At.Before(tr.AlarmTime)
 }
 
 // sameIncident reports whether Rewind's last change, a rollback, belongs to an incident still open for

@@ -200,6 +200,9 @@ func (e *Engine) decide(ctx context.Context, t target.Target, req Request, st St
 		return false
 	}
 	res.Code, res.Reason, res.Rule, res.Recovery = d.Code, d.Reason, d.Plan.Rule, d.Recovery
+	if d.Verdict != Act && req.Trigger.Recheck && d.Code != CodeRepeat && e.remember(ctx, t, rec, req.Trigger.Incident) {
+		return true
+	}
 	switch d.Verdict {
 	case Skip:
 		res.Outcome, res.To = OutcomeSkipped, st.Live

@@ -109,6 +109,14 @@ const (
 	CodeOwnHealth     Code = "own-health"      // the alarm watches Rewind itself (its errors, throttles, queue)
 )
 
+// Codes of the schedule's re-check of alarms still in ALARM that decide nothing (logged, never notified).
+const (
+	CodeNotBreaching  Code = "not-breaching"      // the data since the live deployment went live does not breach the alarm's rule
+	CodeTooFewFresh   Code = "too-few-datapoints" // fewer datapoints measured on the live deployment than the rule needs
+	CodeCannotRecheck Code = "cannot-recheck"     // a composite or anomaly-detection alarm, or a rule Rewind cannot evaluate
+	CodeRecheckFailed Code = "recheck-failed"     // the alarms or their data could not be read; the next tick tries again
+)
+
 // Codes of the engine's own failures: the memory and the claim around a switch.
 const (
 	CodeMemoryFailed Code = "memory-failed" // Rewind's memory could not be read or written: nothing was switched

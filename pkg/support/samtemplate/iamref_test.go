@@ -317,6 +317,10 @@ var referenceExceptions = map[[2]string]string{
 		"GetExport of a REST stage: the reference has no resource type for it (its ExportedAPI type is HTTP " +
 		"APIs' /apis/{id}/exports/{spec}); API Gateway authorizes a management call on the request's path " +
 		"(API Gateway Developer Guide, \"Control access for managing an API\"), here this stage's exports only",
+	{"cloudwatch:GetMetricData", "*"}: "" +
+		"GetMetricData of classic metrics (the re-check's): the reference's one resource type for it, dataset, is " +
+		"optional (required: false) and names OTLP datasets read with PromQL; a request for classic metrics names " +
+		"no resource, which only \"*\" matches",
 }
 
 // splitARNFormats splits a resource type's ARN format as iam-data stores it: API Gateway's v1 and v2
@@ -566,6 +570,7 @@ func (s *simStack) simCases(t *testing.T) []simCase {
 	r("check: GetExport oas30 with integrations", "apigateway:GET", apigw(stage+"/exports/oas30"), "Allowed")
 	r("check: GetExport swagger", "apigateway:GET", apigw(stage+"/exports/swagger"), "Allowed")
 	r("check: DescribeAlarms", "cloudwatch:DescribeAlarms", alarm, "Allowed")
+	r("re-check: GetMetricData", "cloudwatch:GetMetricData", "*", "Allowed")
 	r("check: GetFunctionConcurrency of itself", "lambda:GetFunctionConcurrency", fn, "Allowed")
 	r("notify: Publish to NotifyTopic", "sns:Publish", notify, "Allowed")
 	for _, a := range memoryActions {
@@ -587,6 +592,8 @@ func (s *simStack) simCases(t *testing.T) []simCase {
 	r("GetExport of another stage", "apigateway:GET", apigw(rest+"/stages/dev/exports/oas30"), "denied")
 	r("GetRestApi of another API", "apigateway:GET", apigw("/restapis/zzzzzzzzzz"), "denied")
 	r("DescribeAlarms in another region", "cloudwatch:DescribeAlarms", "arn:aws:cloudwatch:eu-west-1:"+simAccount+":alarm:checkout-5xx", "denied")
+	r("PutMetricAlarm (the re-check only reads)", "cloudwatch:PutMetricAlarm", alarm, "denied")
+	r("SetAlarmState", "cloudwatch:SetAlarmState", alarm, "denied")
 	r("GetFunctionConcurrency of another function", "lambda:GetFunctionConcurrency", lambdaARN("payments"), "denied")
 	r("UpdateAlias of another function", "lambda:UpdateAlias", lambdaARN("payments"), "denied")
 	r("UpdateFunctionCode of its own function", "lambda:UpdateFunctionCode", fn, "denied")

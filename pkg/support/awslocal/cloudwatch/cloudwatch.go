@@ -1,4 +1,6 @@
-// Package cloudwatch is a local Amazon CloudWatch for the part Rewind's check reads: DescribeAlarms,
+// Package cloudwatch is a local Amazon CloudWatch for the part Rewind reads: DescribeAlarms (check,
+// and the schedule's re-check of alarms still in ALARM) and GetMetricData (the re-check's fresh data;
+// metricdata.go says what of it is modelled),
 // in the wire format the Go SDK (service/cloudwatch v1.75 and later) speaks, the Smithy RPC v2
 // CBOR protocol (POST /service/GraniteServiceVersion20100801/operation/DescribeAlarms, CBOR bodies
 // read and written with smithy-go's own encoding/cbor, timestamps as tag 1 epoch seconds, errors as
@@ -6,8 +8,9 @@
 // service), with the fault injection of pkg/support/awslocal. moto_server (5.2.1) speaks only the older
 // query protocol to CloudWatch and answers this one 404, so tests of the SDK client need this.
 //
-// Alarms are set up through the Go API (PutMetricAlarm, PutCompositeAlarm, SetAlarmState,
-// DeleteAlarm); the wire serves DescribeAlarms only and refuses, loudly, every other operation and
+// Alarms and metric data are set up through the Go API (PutMetricAlarm, PutCompositeAlarm,
+// SetAlarmState, DeleteAlarm, PutMetricData); the wire serves DescribeAlarms and GetMetricData only
+// and refuses, loudly, every other operation and
 // the members it does not model (ChildrenOfAlarmName, ParentsOfAlarmName).
 //
 // What it models of AWS: alarms listed in name order, MaxRecords from 1 to 100 (50 when not given)
@@ -144,8 +147,9 @@ type Server struct {
 	now             func() time.Time
 	region, account string
 
-	mu     sync.Mutex
-	alarms map[string]*alarm
+	mu      sync.Mutex
+	alarms  map[string]*alarm
+	metrics map[string][]Sample // PutMetricData's samples by metric (metricKey)
 }
 
 // New returns a server with no alarms.

@@ -31,6 +31,7 @@ type operation func(s *Server, in cbor.Map) (cbor.Map, *apiError)
 
 var operations = map[string]operation{
 	"DescribeAlarms": (*Server).describeAlarms,
+	"GetMetricData":  (*Server).getMetricData,
 }
 
 // ServeHTTP is the CloudWatch endpoint (monitoring.{region}.amazonaws.com).
@@ -61,7 +62,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			var out cbor.Map
 			if out, aerr = run(s, in); aerr == nil {
 				writeCBOR(w, http.StatusOK, out)
-				return false // DescribeAlarms changes nothing
+				return false // DescribeAlarms and GetMetricData change nothing
 			}
 		}
 		writeError(w, aerr)

@@ -33,6 +33,7 @@ func goBenches(root string) []goBench {
 		{pattern: "^Benchmark(RTT|Floor)$", benchtime: "6x", pkgs: []string{"./pkg/support/bench"}},
 		{pattern: "^BenchmarkScale$", benchtime: "0.3s", pkgs: []string{"./pkg/support/bench"}},
 		{pattern: "^Benchmark(ScaleAtLatency|PeakHeap|Discovery)$", benchtime: "1x", pkgs: []string{"./pkg/support/bench"}},
+		{pattern: "^BenchmarkObserveBudget$", benchtime: "1x", pkgs: []string{"./pkg/support/bench"}},
 	}
 	if others := benchPackages(root); len(others) > 0 {
 		runs = append(runs, goBench{pattern: ".", benchtime: "0.2s", pkgs: others})
@@ -59,7 +60,7 @@ func benchPackages(root string) []string {
 			return nil
 		}
 		dir, _ := filepath.Rel(root, filepath.Dir(path))
-		if dir == filepath.Join("pkg", "bench") || seen["./"+filepath.ToSlash(dir)] {
+		if dir == filepath.Join("pkg", "support", "bench") || seen["./"+filepath.ToSlash(dir)] {
 			return nil
 		}
 		src, err := os.ReadFile(path)

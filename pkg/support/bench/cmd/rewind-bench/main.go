@@ -100,6 +100,7 @@ func main() {
 		}
 		fmt.Printf("## Go benchmarks (go test -count %d, summarized by benchstat)\n\n```\n%s```\n\n", *count, summary)
 		benchRows(t, res)
+		budgetRows(t, res)
 	}
 
 	// 2. Builds.
