@@ -164,12 +164,24 @@ func checkDashboard(tpl *Template) []problem {
 	if r.Condition != "" {
 		ps.add(dashboardID, "Condition %s: the dashboard exists whatever the parameters", r.Condition)
 	}
-	bodies := render(r.Properties["DashboardBody"])
-	if len(bodies) != 1 {
-		ps.add(dashboardID, "DashboardBody renders %d ways, want one !Sub text", len(bodies))
-		return ps
+	// The body differs by mode only: with RestApiId it shows that stage too (HasExplicitStage).
+	for _, explicit := range []bool{true, false} {
+		conds := map[string]bool{explicitStage: explicit}
+		bodies := render(underConditions(r.Properties["DashboardBody"], conds))
+		if len(bodies) != 1 {
+			ps.add(dashboardID, "DashboardBody renders %d ways with %s=%v, want one !Sub text", len(bodies), explicitStage, explicit)
+			continue
+		}
+		ps = append(ps, checkDashboardBody(tpl, bodies[0], conds)...)
 	}
-	body := bodies[0]
+	return ps
+}
+
+// checkDashboardBody checks one rendering of the body, with conds (HasExplicitStage) fixed.
+func checkDashboardBody(tpl *Template, body string, conds map[string]bool) []problem {
+	var ps problems
+	explicit := conds[explicitStage]
+	dashboardID := fmt.Sprintf("%s (%s=%v)", dashboardID, explicitStage, explicit)
 	for _, m := range subRef.FindAllStringSubmatch(body, -1) {
 		name := m[1]
 		res, _, _ := strings.Cut(name, ".")
@@ -259,7 +271,7 @@ func checkDashboard(tpl *Template) []problem {
 					ps.add(where, "alarm %q: want the Arn of one of the template's AWS::CloudWatch::Alarm resources", s)
 					continue
 				}
-				if r := tpl.Resources[res]; r.Condition != "" {
+				if r := tpl.Resources[res]; r.Condition != "" && !conds[r.Condition] {
 					ps.add(where, "alarm %s exists only with %s: the body cannot name it", res, r.Condition)
 				}
 				alarms = append(alarms, res)
@@ -269,16 +281,24 @@ func checkDashboard(tpl *Template) []problem {
 			ps.add(where, "widget type %q: this check knows metric, alarm and text", w.Type)
 		}
 	}
-	// What the dashboard is for.
+	// What the dashboard is for: Rewind's health always; with RestApiId, that stage and Rewind's
+	// decisions on it too.
 	stage := map[string]string{"ApiName": "<<RestApiName>>", "Stage": "<<StageName>>"}
-	for _, want := range []widgetMetric{
-		{"AWS/ApiGateway", "Count", stage, ""}, {"AWS/ApiGateway", "4XXError", stage, ""},
-		{"AWS/ApiGateway", "5XXError", stage, ""}, {"AWS/ApiGateway", "Latency", stage, "p99"},
+	wants := []widgetMetric{
 		{"AWS/Lambda", "Errors", map[string]string{"FunctionName": "<<" + functionID + ">>"}, ""},
 		{"AWS/Lambda", "Throttles", map[string]string{"FunctionName": "<<" + functionID + ">>"}, ""},
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "<<FailedEventsQueue.QueueName>>"}, ""},
-		{emf.Namespace, emf.MetricRollbacks, nil, ""}, {emf.Namespace, emf.MetricFailures, nil, ""}, {emf.Namespace, emf.MetricDecisions, nil, ""},
-	} {
+	}
+	wantAlarms := healthAlarmNames()
+	if explicit {
+		wants = append(wants, []widgetMetric{
+			{"AWS/ApiGateway", "Count", stage, ""}, {"AWS/ApiGateway", "4XXError", stage, ""},
+			{"AWS/ApiGateway", "5XXError", stage, ""}, {"AWS/ApiGateway", "Latency", stage, "p99"},
+			{emf.Namespace, emf.MetricRollbacks, nil, ""}, {emf.Namespace, emf.MetricFailures, nil, ""}, {emf.Namespace, emf.MetricDecisions, nil, ""},
+		}...)
+		wantAlarms = append(append([]string{}, exampleAlarms...), wantAlarms...)
+	}
+	for _, want := range wants {
 		if !slices.ContainsFunc(shown, func(m widgetMetric) bool {
 			if m.namespace != want.namespace || m.name != want.name || (want.stat != "" && m.stat != want.stat) {
 				return false
@@ -293,7 +313,7 @@ func checkDashboard(tpl *Template) []problem {
 			ps.add(dashboardID, "does not show %s %s %v%s", want.namespace, want.name, want.dims, map[bool]string{true: " (" + want.stat + ")"}[want.stat != ""])
 		}
 	}
-	for _, a := range append(append([]string{}, exampleAlarms...), healthAlarmNames()...) {
+	for _, a := range wantAlarms {
 		if !slices.Contains(alarms, a) {
 			ps.add(dashboardID, "the alarm widget does not show %s", a)
 		}
@@ -403,7 +423,7 @@ func dashboardMutations() []mutation {
 		{name: "broken JSON", check: checkDashboard, want: "not JSON once filled in",
 			edits: [][2]string{{`{"label": "4XX"}],`, `{"label": "4XX"}]`}}},
 		{name: "a parameter that may hold quotes", check: checkDashboard, want: "parameter RestApiName may hold",
-			edits: [][2]string{{"    AllowedPattern: '^[^\"\\\\]+$'\n", ""}}},
+			edits: [][2]string{{"    AllowedPattern: '^[^\"\\\\]*$'\n", ""}}},
 		{name: "metric math", check: checkDashboard, want: "metric math cannot be checked",
 			edits: [][2]string{{`{"label": "5XX"}]`, `{"label": "5XX"}], [{"expression": "m1/m2", "label": "rate"}]`}}},
 	}

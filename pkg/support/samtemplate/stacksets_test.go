@@ -371,7 +371,7 @@ func TestStackSetChecksCatchBrokenTemplates(t *testing.T) {
 	doc := parametersSection(t, readOrganizationsDoc(t))
 	names := func(tpl *Template) []problem { return checkNamesDoNotCollide(tpl, formats) }
 	params := func(tpl *Template) []problem { return checkParametersFitEveryAccount(tpl, doc) }
-	alarmsSub := `!Sub "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"` + "\n            - Sid: MoveOnlyThisStage"
+	alarmsSub := "Action: cloudwatch:DescribeAlarms\n              Resource: " + `!Sub "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"`
 	for _, m := range []mutation{
 		{name: "an account in an ARN", check: checkNoAccountOrRegion, want: "account id",
 			edits: [][2]string{{alarmsSub, strings.Replace(alarmsSub, "${AWS::AccountId}", "123456789012", 1)}}},

@@ -13,7 +13,7 @@ import (
 
 // examples are valid values for every parameter TARGETS is built from, each optional strategy on.
 var examples = map[string]string{
-	"RestApiId": "a1b2c3d4e5", "StageName": "prod", "FallbackDeploymentId": "d1legacy",
+	"RestApiId": "a1b2c3d4e5", "RestApiName": "shop", "StageName": "prod", "FallbackDeploymentId": "d1legacy",
 	"HttpApiId": "h1b2c3d4e5", "HttpStageName": "$default", "HttpFallbackDeploymentId": "dep9",
 	"LambdaFunctionName": "api-user-id", "LambdaAliasName": "live", "LambdaFallbackVersion": "7",
 	"CloudFrontDistributionId": "E2QWRUHAPOMQZL", "CloudFrontPathPattern": "/api/users/*", "CloudFrontLegacyOriginId": "legacy-ec2",
@@ -60,9 +60,9 @@ func TestTemplateCfnLintWithEveryStrategyEnabled(t *testing.T) {
 	}
 }
 
-// TestTemplateTargetsAreValidForEveryCombination renders TARGETS for every combination of the
-// conditions, fills in valid parameter values and parses each with the code's own grammar: whichever
-// strategies are on, the function starts.
+// TestTemplateTargetsAreValidForEveryCombination resolves TARGETS for every combination of the
+// parameters it is built from that the template's rules let deploy, and parses each with the code's
+// own grammar: whichever strategies are on, the function starts.
 func TestTemplateTargetsAreValidForEveryCombination(t *testing.T) {
 	for _, p := range checkTargets(loadReal(t)) {
 		t.Error(p)
@@ -73,6 +73,12 @@ var nextParameter = regexp.MustCompile("\n  [A-Za-z]")
 
 var ref = regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`)
 
+// targetGroups are the parameters TARGETS is built from, in the groups the rules make go together:
+// checkTargets sets each group to its examples or leaves it at its defaults, in every combination.
+var targetGroups = [][]string{{"RestApiId", "RestApiName"}, {"FallbackDeploymentId"}, {"HttpApiId"}, {"HttpFallbackDeploymentId"},
+	{"LambdaFunctionName", "LambdaAliasName"}, {"LambdaFallbackVersion"},
+	{"CloudFrontDistributionId", "CloudFrontPathPattern", "CloudFrontLegacyOriginId"}, {protectParam}}
+
 func checkTargets(tpl *Template) []problem {
 	var ps problems
 	props, ok := functionProps(tpl)
@@ -80,26 +86,45 @@ func checkTargets(tpl *Template) []problem {
 		ps.add(functionID, "missing")
 		return ps
 	}
-	renderings := render(envVars(props)["TARGETS"])
 	seen := map[target.Kind]bool{}
-	most := 0
-	for _, r := range renderings {
-		filled := ref.ReplaceAllStringFunc(r, func(m string) string {
-			if v, ok := examples[m[2:len(m)-1]]; ok {
-				return v
+	most, deployable := 0, 0
+	for mask := 0; mask < 1<<len(targetGroups); mask++ {
+		params := map[string]string{}
+		for i, g := range targetGroups {
+			for _, name := range g {
+				if mask&(1<<i) != 0 {
+					params[name] = examples[name]
+				}
 			}
-			return m
-		})
-		spec, err := target.ParseSpec(filled)
+		}
+		d := newDeployment(tpl, params)
+		if refused, err := ruleFailures(d); err != nil || len(refused) > 0 {
+			if err != nil {
+				ps.add("Rules", "%v", err)
+			}
+			continue // CloudFormation refuses these parameters before it creates anything
+		}
+		deployable++
+		filled, err := d.str(envVars(props)["TARGETS"])
 		if err != nil {
-			ps.add(functionID+" TARGETS", "%q (from %q) does not parse: %v", filled, r, err)
+			ps.add(functionID+" TARGETS", "parameters %v: %v", params, err)
 			continue
 		}
-		list := spec.Explicit
-		for _, tg := range list {
+		if strings.HasPrefix(filled, ",") || strings.HasSuffix(filled, ",") || strings.Contains(filled, ",,") {
+			ps.add(functionID+" TARGETS", "%q (parameters %v) has an empty item", filled, params)
+		}
+		spec, err := target.ParseSpec(filled)
+		if err != nil {
+			ps.add(functionID+" TARGETS", "%q (parameters %v) does not parse: %v", filled, params, err)
+			continue
+		}
+		for _, tg := range spec.Explicit {
 			seen[tg.Kind] = true
 		}
-		most = max(most, len(list))
+		most = max(most, len(spec.Explicit))
+	}
+	if deployable == 0 {
+		ps.add("Rules", "refuse every combination of parameters")
 	}
 	for _, k := range target.Kinds {
 		if !seen[k] {

@@ -125,12 +125,15 @@ const (
                   - apigateway:PATCH
                 Resource: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apis/${HttpApiId}/stages/${HttpStageName}"
 `
-	patchStmt = `            - Sid: MoveOnlyThisStage
-              Effect: Allow
-              Action: apigateway:PATCH
-              Resource: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
+	// patchStmt exists only with RestApiId (HasExplicitStage).
+	patchStmt = `              - Sid: MoveOnlyThisStage
+                Effect: Allow
+                Action: apigateway:PATCH
+                Resource: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
 `
-	publishStmt = `            - Sid: PublishDecisions
+	// patchStmtEnd is what follows it.
+	patchStmtEnd = "\n              - !Ref AWS::NoValue\n            - Sid: PublishDecisions"
+	publishStmt  = `            - Sid: PublishDecisions
               Effect: Allow
               Action: sns:Publish
               Resource: !Ref NotifyTopic
@@ -146,19 +149,17 @@ const (
 func iamMutations() []mutation {
 	return []mutation{
 		{name: "PATCH on every stage", check: checkIAM, want: "may only name the stage",
-			edits: [][2]string{{"stages/${StageName}\"\n            - Sid: PublishDecisions", "stages/*\"\n            - Sid: PublishDecisions"}}},
+			edits: [][2]string{{"stages/${StageName}\"" + patchStmtEnd, "stages/*\"" + patchStmtEnd}}},
 		{name: "apigateway:* on the stage", check: checkIAM, want: `wildcard action "apigateway:*"`,
 			edits: [][2]string{{"Action: apigateway:PATCH", "Action: apigateway:*"}}},
 		{name: "lower-case patch on the API", check: checkIAM, want: "may only name the stage",
 			edits: [][2]string{{patchStmt, strings.Replace(strings.Replace(patchStmt, "apigateway:PATCH", "APIGateway:patch", 1), "/stages/${StageName}", "", 1)}}},
 		{name: "DELETE added on the API", check: checkIAM, want: "apigateway:DELETE",
 			edits: [][2]string{{"Action: apigateway:PATCH", "Action: [apigateway:PATCH, apigateway:DELETE]"}, {
-				`Resource: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
-            - Sid: PublishDecisions`,
+				`Resource: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"` + patchStmtEnd,
 				`Resource:
-                - !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
-                - !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}"
-            - Sid: PublishDecisions`}}},
+                  - !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}/stages/${StageName}"
+                  - !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApiId}"` + patchStmtEnd}}},
 		{name: "PATCH with a hard-coded ARN", check: checkIAM, want: "may only name the stage",
 			edits: [][2]string{{patchStmt, strings.Replace(patchStmt, stageSub, `arn:aws:apigateway:us-east-1::/restapis/abcdefghij/stages/prod`, 1)}}},
 		{name: "PATCH on a wide resource in one branch of Fn::If", check: checkIAM, want: `apigateway:PATCH on "*"`,
@@ -431,12 +432,17 @@ func envMutations() []mutation {
 // targetsBlock is the function's TARGETS variable, every optional strategy included.
 const targetsBlock = `          # Grammar: restApiId/stage[@deployment], http:apiId/stage[@deployment],
           # lambda:function:alias[@version], cloudfront:DISTRIBUTIONID:pathPattern@legacyOriginId.
+          # Without RestApiId the selector comes first (the rule AStageToProtect makes ProtectTag set),
+          # so TARGETS never starts with a comma; with both, it comes last, as it always has.
           TARGETS: !Join
             - ""
             - - !If
-                - HasFallback
-                - !Sub "${RestApiId}/${StageName}@${FallbackDeploymentId}"
-                - !Sub "${RestApiId}/${StageName}"
+                - HasExplicitStage
+                - !If
+                  - HasFallback
+                  - !Sub "${RestApiId}/${StageName}@${FallbackDeploymentId}"
+                  - !Sub "${RestApiId}/${StageName}"
+                - !Sub "rest:tag:${ProtectTag}"
               - !If
                 - HasHttpStage
                 - !If
@@ -455,7 +461,7 @@ const targetsBlock = `          # Grammar: restApiId/stage[@deployment], http:ap
                 - HasCloudFront
                 - !Sub ",cloudfront:${CloudFrontDistributionId}:${CloudFrontPathPattern}@${CloudFrontLegacyOriginId}"
                 - ""
-              - !If [ProtectByTag, !Sub ",rest:tag:${ProtectTag}", ""]
+              - !If [ExplicitStageAndByTag, !Sub ",rest:tag:${ProtectTag}", ""]
 `
 
 func alarmMutations() []mutation {
