@@ -99,7 +99,7 @@ func TestProtectByTagIAMAsAWSAuthorizesIt(t *testing.T) {
 	add(on, "UpdateStage of an untagged stage", "apigateway:PATCH", other, nil, "ImplicitlyDenied")
 	add(on, "UpdateStage of a stage tagged with another value", "apigateway:PATCH", other, otherValue, "ImplicitlyDenied")
 	add(on, "UpdateStage of the explicit stage (untagged)", "apigateway:PATCH", "/restapis/"+examples["RestApiId"]+"/stages/"+examples["StageName"], nil, "Allowed")
-	add(on, "UpdateStage of a tagged HTTP API stage (the mode is REST only)", "apigateway:PATCH", "/apis/h1b2c3d4e5/stages/live", tagged, "ImplicitlyDenied")
+	add(on, "UpdateStage of a tagged HTTP API stage (ProtectTagKinds=rest, the default)", "apigateway:PATCH", "/apis/h1b2c3d4e5/stages/live", tagged, "ImplicitlyDenied")
 	add(on, "UpdateStage of a tagged stage in another region", "apigateway:PATCH", "arn:aws:apigateway:eu-west-1::"+other, tagged, "ImplicitlyDenied")
 	add(on, "GetStage of any REST stage", "apigateway:GET", other, nil, "Allowed")
 	add(on, "GetDeployments of any REST API", "apigateway:GET", "/restapis/zzzzzzzzzz/deployments", nil, "Allowed")
@@ -111,7 +111,8 @@ func TestProtectByTagIAMAsAWSAuthorizesIt(t *testing.T) {
 	add(on, "UpdateStage writing the fallback tag", "apigateway:PATCH", other, map[string]string{"aws:ResourceTag/" + key: value, "aws:TagKeys": target.FallbackTag}, "ExplicitlyDenied")
 	add(on, "CreateStage with the tag", "apigateway:POST", "/restapis/zzzzzzzzzz/stages", map[string]string{"aws:TagKeys": key}, "ExplicitlyDenied")
 	add(on, "DeleteStage of a tagged stage", "apigateway:DELETE", other, tagged, "ImplicitlyDenied")
-	add(on, "CreateDeployment on a tagged API", "apigateway:POST", "/restapis/zzzzzzzzzz/deployments", tagged, "ImplicitlyDenied")
+	// Every apigateway:POST is denied outright (HTTP APIs' TagResource is a POST; Rewind creates nothing).
+	add(on, "CreateDeployment on a tagged API", "apigateway:POST", "/restapis/zzzzzzzzzz/deployments", tagged, "ExplicitlyDenied")
 	add(on, "UpdateRestApi of a tagged API", "apigateway:PATCH", "/restapis/zzzzzzzzzz", tagged, "ImplicitlyDenied")
 	// Off, the explicit-id mode is as it was: none of it.
 	add(off, "UpdateStage of a tagged stage of another API", "apigateway:PATCH", other, tagged, "ImplicitlyDenied")

@@ -17,7 +17,7 @@ var examples = map[string]string{
 	"HttpApiId": "h1b2c3d4e5", "HttpStageName": "$default", "HttpFallbackDeploymentId": "dep9",
 	"LambdaFunctionName": "api-user-id", "LambdaAliasName": "live", "LambdaFallbackVersion": "7",
 	"CloudFrontDistributionId": "E2QWRUHAPOMQZL", "CloudFrontPathPattern": "/api/users/*", "CloudFrontLegacyOriginId": "legacy-ec2",
-	"ProtectTag": "rewind=protect",
+	"ProtectTag": "rewind=protect", "ProtectTagKinds": "rest,http",
 }
 
 var optional = []string{"HttpApiId", "HttpStageName", "HttpFallbackDeploymentId", "LambdaFunctionName", "LambdaAliasName",
@@ -77,7 +77,7 @@ var ref = regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`)
 // checkTargets sets each group to its examples or leaves it at its defaults, in every combination.
 var targetGroups = [][]string{{"RestApiId", "RestApiName"}, {"FallbackDeploymentId"}, {"HttpApiId"}, {"HttpFallbackDeploymentId"},
 	{"LambdaFunctionName", "LambdaAliasName"}, {"LambdaFallbackVersion"},
-	{"CloudFrontDistributionId", "CloudFrontPathPattern", "CloudFrontLegacyOriginId"}, {protectParam}}
+	{"CloudFrontDistributionId", "CloudFrontPathPattern", "CloudFrontLegacyOriginId"}, {protectParam}, {kindsParam}}
 
 func checkTargets(tpl *Template) []problem {
 	var ps problems
@@ -120,6 +120,9 @@ func checkTargets(tpl *Template) []problem {
 		}
 		for _, tg := range spec.Explicit {
 			seen[tg.Kind] = true
+		}
+		if got, want := selectorStrings(spec.Selectors), wantSelectors(params); !slices.Equal(got, want) {
+			ps.add(functionID+" TARGETS", "%q (parameters %v): selectors %q, want %q", filled, params, got, want)
 		}
 		most = max(most, len(spec.Explicit))
 	}

@@ -407,7 +407,7 @@ func tagOnlyIAM(t *testing.T, tpl *Template, d *deployment) {
 	// A read ProtectByTag grants on the region's stages: IAM's * spans "/", so stages/* covers exports.
 	add("GetExport of a stage", "apigateway:GET", named+"/stages/"+examples["StageName"]+"/exports/oas30", nil, "Allowed")
 	add("UpdateRestApi of one API, tagged", "apigateway:PATCH", named, tagged, "ImplicitlyDenied")
-	add("CreateDeployment on one API, tagged", "apigateway:POST", named+"/deployments", tagged, "ImplicitlyDenied")
+	add("CreateDeployment on one API, tagged", "apigateway:POST", named+"/deployments", tagged, "ExplicitlyDenied")
 	add("GetStage of any REST stage", "apigateway:GET", "/restapis/zzzzzzzzzz/stages/live", nil, "Allowed")
 	add("GetRestApis, to resolve an alarm's ApiName", "apigateway:GET", "/restapis", nil, "Allowed")
 	add("tag:GetResources", "tag:GetResources", "*", nil, "Allowed")

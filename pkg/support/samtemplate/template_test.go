@@ -462,6 +462,8 @@ const targetsBlock = `          # Grammar: restApiId/stage[@deployment], http:ap
                 - !Sub ",cloudfront:${CloudFrontDistributionId}:${CloudFrontPathPattern}@${CloudFrontLegacyOriginId}"
                 - ""
               - !If [ExplicitStageAndByTag, !Sub ",rest:tag:${ProtectTag}", ""]
+              # Last: with ProtectTag, TARGETS already holds an item before it (the explicit stage or rest:tag).
+              - !If [ProtectHttpByTag, !Sub ",http:tag:${ProtectTag}", ""]
 `
 
 func alarmMutations() []mutation {
