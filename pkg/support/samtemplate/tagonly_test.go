@@ -237,7 +237,7 @@ func TestProtectTagOnlyAsDeployed(t *testing.T) {
 	for i, m := range [][2]string{
 		{"  Api5XXAlarm:\n    Type: AWS::CloudWatch::Alarm\n    Condition: HasExplicitStage\n", "  Api5XXAlarm:\n    Type: AWS::CloudWatch::Alarm\n"},
 		{"      Description: !If\n        - HasExplicitStage\n        - !Sub \"Rewind: on alarm, puts ${RestApiId}/${StageName} back on its previous deployment\"\n" +
-			"        - \"Rewind: on alarm, puts a REST stage carrying the ProtectTag back on its previous deployment\"\n",
+			"        - \"Rewind: on alarm, puts an API Gateway stage carrying the ProtectTag back on its previous deployment\"\n",
 			"      Description: !Sub \"Rewind: on alarm, puts ${RestApiId}/${StageName} back on its previous deployment\"\n"},
 	} {
 		if strings.Count(string(orig), m[0]) != 1 {
