@@ -8,6 +8,7 @@ package samtemplate
 // GetDeployments).
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -183,16 +184,7 @@ func TestProtectHttpByTagAsDeployed(t *testing.T) {
 	// that is not the scope's, which NeverWriteTheScopeTags would catch).
 	broad := policyDoc{where: "a broad grant", doc: map[string]any{"Version": "2012-10-17", "Statement": []any{
 		map[string]any{"Effect": "Allow", "Action": "apigateway:POST", "Resource": "*"}}}}
-	var mutant []policyDoc
-	for _, d := range roles["tag-only"] {
-		var kept []any
-		for _, st := range flatten(d.doc["Statement"]) {
-			if m, _ := st.(map[string]any); m["Sid"] != "NeverCreateOrTagHttpApis" {
-				kept = append(kept, st)
-			}
-		}
-		mutant = append(mutant, policyDoc{where: d.where, doc: map[string]any{"Version": "2012-10-17", "Statement": kept}})
-	}
+	mutant := withoutStatement(roles["tag-only"], "NeverCreateOrTagHttpApis")
 	other := map[string]string{"aws:TagKeys": "team"}
 	cases = append(cases,
 		simCaseOf("mutant: without the Deny of POST, a broad grant tags an HTTP API stage", principal, "apigateway:POST", apigw(tags), other, append(mutant, broad), nil, "Allowed"),
@@ -216,6 +208,21 @@ func TestProtectHttpByTagAsDeployed(t *testing.T) {
 			t.Errorf("%s: iam-simulate says %s, want %s%s", c.name, got.Result, c.want, errorsOf(got.Errors))
 		}
 	}
+}
+
+// withoutStatement is the policies with the statement of that Sid left out.
+func withoutStatement(docs []policyDoc, sid string) []policyDoc {
+	var out []policyDoc
+	for _, d := range docs {
+		var kept []any
+		for _, st := range flatten(d.doc["Statement"]) {
+			if m, _ := st.(map[string]any); m["Sid"] != sid {
+				kept = append(kept, st)
+			}
+		}
+		out = append(out, policyDoc{where: d.where, doc: map[string]any{"Version": "2012-10-17", "Statement": kept}})
+	}
+	return out
 }
 
 // checkHTTPTargets: the translated TARGETS is exactly what the parameters ask, and config.FromEnv
@@ -250,4 +257,40 @@ func checkHTTPTargets(t *testing.T, name string, d *deployment, params map[strin
 	if kinds := len(cfg.Selectors); params[kindsParam] == "rest,http" && (kinds != 2 || cfg.Selectors[1].Kind != target.KindHTTPStage) {
 		t.Errorf("%s: config.FromEnv's selectors %+v, want a REST and an HTTP one", name, cfg.Selectors)
 	}
+}
+
+// iamInlineQuota is IAM's limit on the aggregate size of a role's inline policies, whitespace not
+// counted (IAM User Guide, "IAM and AWS STS quotas": role policy size, 10,240 characters).
+const iamInlineQuota = 10240
+
+// TestRoleFitsIAMsInlineQuotaWithEverythingOn: with every strategy, the explicit stage, ProtectTag with
+// both kinds and the central topic, Rewind's role's inline policies (SAM's Policies and the RolePolicy
+// resources, all inline) stay under IAM's quota, or CloudFormation's create would fail.
+func TestRoleFitsIAMsInlineQuotaWithEverythingOn(t *testing.T) {
+	tpl := translate(t, samPython(t), templatePath)[0]
+	params := map[string]string{"CentralNotifyTopicArn": centralTopicExample}
+	for k, v := range examples {
+		params[k] = v
+	}
+	docs, _, err := newDeployment(tpl, params).rolePolicies(functionID + "Role")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, inline, http := 0, 0, false
+	for _, d := range docs {
+		if r, ok := tpl.Resources[strings.Fields(d.where)[0]]; ok && r.Type == "AWS::IAM::ManagedPolicy" {
+			continue // a managed policy has its own quota
+		}
+		inline++
+		http = http || strings.HasPrefix(d.where, "ResponderProtectsHttpByTag ")
+		b, err := json.Marshal(d.doc) // no whitespace
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += len(b)
+	}
+	if !http || size > iamInlineQuota {
+		t.Errorf("Rewind's role: %d inline policies (the HTTP tag policy among them: %v), %d characters: want it, and under IAM's %d", inline, http, size, iamInlineQuota)
+	}
+	t.Logf("Rewind's role with everything on: %d inline policies, %d of IAM's %d characters", inline, size, iamInlineQuota)
 }
