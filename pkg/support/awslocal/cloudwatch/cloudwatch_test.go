@@ -320,7 +320,7 @@ func TestAlarmMembers(t *testing.T) {
 // TestTimestampsKeepTheirMilliseconds over many instants: the SDK truncates the float it reads
 // (int64(f*1e3) milliseconds), which past 2038 (epoch seconds over 2^31) would often lose one.
 func TestTimestampsKeepTheirMilliseconds(t *testing.T) {
-	cw, c := start(t, 1)
+	cw, c := start(t, 3) // retries on, as for paging: a connection lost under load is no timestamp bug
 	var want []time.Time
 	for i := range 100 {
 		base := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
@@ -332,8 +332,11 @@ func TestTimestampsKeepTheirMilliseconds(t *testing.T) {
 		cw.PutMetricAlarm(cwlocal.Alarm{Name: fmt.Sprintf("t-%03d", i), State: cwlocal.StateOK, StateUpdated: at})
 	}
 	out, err := c.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{MaxRecords: aws.Int32(100)})
-	if err != nil || len(out.MetricAlarms) != 100 {
-		t.Fatalf("DescribeAlarms: %d alarms, %v", len(out.MetricAlarms), err)
+	if err != nil {
+		t.Fatalf("DescribeAlarms: %v", err)
+	}
+	if len(out.MetricAlarms) != 100 {
+		t.Fatalf("DescribeAlarms: %d alarms, want 100", len(out.MetricAlarms))
 	}
 	for i, m := range out.MetricAlarms {
 		if got := aws.ToTime(m.StateUpdatedTimestamp); !got.Equal(want[i]) {
