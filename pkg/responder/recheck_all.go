@@ -32,32 +32,17 @@ var _ Watcher = cloudAccount{}
 // alarms are not listed: their state is a rule over other alarms, nothing to re-evaluate, and listing
 // them takes DescribeAlarms on "*" (template.yaml grants it on this account's alarms only).
 func (a cloudAccount) InAlarm(ctx context.Context, topicARN string) ([]Watched, error) {
-	var out []Watched
-	p := cloudwatch.NewDescribeAlarmsPaginator(a.cw, &cloudwatch.DescribeAlarmsInput{ActionPrefix: aws.String(topicARN),
-		StateValue: cwtypes.StateValueAlarm, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm},
-		MaxRecords: aws.Int32(100)})
-	for pages := 0; p.HasMorePages(); pages++ {
-		if pages == maxAlarmPages {
-			return nil, fmt.Errorf("describe alarms in ALARM: more than %d pages", maxAlarmPages)
-		}
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describe alarms in ALARM sending to %s: %w", topicARN, err)
-		}
-		for _, m := range page.MetricAlarms {
-			if m.StateValue == cwtypes.StateValueAlarm && slices.Contains(m.AlarmActions, topicARN) && aws.ToBool(orTrue(m.ActionsEnabled)) {
-				out = append(out, watchedOf(m))
-			}
-		}
+	in := &cloudwatch.DescribeAlarmsInput{ActionPrefix: aws.String(topicARN), StateValue: cwtypes.StateValueAlarm,
+		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}}
+	ms, err := a.metricAlarms(ctx, in, "describe alarms in ALARM sending to "+topicARN, func(m cwtypes.MetricAlarm) bool {
+		enabled := m.ActionsEnabled == nil || *m.ActionsEnabled
+		return m.StateValue == cwtypes.StateValueAlarm && slices.Contains(m.AlarmActions, topicARN) && enabled
+	})
+	out := make([]Watched, len(ms))
+	for i, m := range ms {
+		out[i] = watchedOf(m)
 	}
-	return out, nil
-}
-
-func orTrue(b *bool) *bool {
-	if b == nil {
-		return aws.Bool(true)
-	}
-	return b
+	return out, err
 }
 
 func transitioned(t, updated *time.Time) time.Time {

@@ -48,21 +48,35 @@ type cloudAccount struct {
 const maxAlarmPages = 100
 
 func (a cloudAccount) AlarmsTo(ctx context.Context, topicARN string) ([]event.Alarm, error) {
-	var out []event.Alarm
-	p := cloudwatch.NewDescribeAlarmsPaginator(a.cw, &cloudwatch.DescribeAlarmsInput{ActionPrefix: aws.String(topicARN),
-		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}, MaxRecords: aws.Int32(100)})
+	in := &cloudwatch.DescribeAlarmsInput{ActionPrefix: aws.String(topicARN), AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}}
+	ms, err := a.metricAlarms(ctx, in, "describe alarms sending to "+topicARN, func(m cwtypes.MetricAlarm) bool {
+		// ActionPrefix is a prefix: ...:rewind-alarms also finds ...:rewind-alarms-2.
+		return slices.Contains(m.AlarmActions, topicARN) || slices.Contains(m.OKActions, topicARN)
+	})
+	out := make([]event.Alarm, len(ms))
+	for i, m := range ms {
+		out[i] = alarmOf(m)
+	}
+	return out, err
+}
+
+// metricAlarms lists every page of the metric alarms in answers (100 a page, at most maxAlarmPages),
+// keeping those keep accepts; what names the listing in errors.
+func (a cloudAccount) metricAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, what string, keep func(cwtypes.MetricAlarm) bool) ([]cwtypes.MetricAlarm, error) {
+	in.MaxRecords = aws.Int32(100)
+	var out []cwtypes.MetricAlarm
+	p := cloudwatch.NewDescribeAlarmsPaginator(a.cw, in)
 	for pages := 0; p.HasMorePages(); pages++ {
 		if pages == maxAlarmPages {
-			return nil, fmt.Errorf("describe alarms: more than %d pages", maxAlarmPages)
+			return nil, fmt.Errorf("%s: more than %d pages", what, maxAlarmPages)
 		}
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("describe alarms sending to %s: %w", topicARN, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		for _, m := range page.MetricAlarms {
-			// ActionPrefix is a prefix: ...:rewind-alarms also finds ...:rewind-alarms-2.
-			if slices.Contains(m.AlarmActions, topicARN) || slices.Contains(m.OKActions, topicARN) {
-				out = append(out, alarmOf(m))
+			if keep(m) {
+				out = append(out, m)
 			}
 		}
 	}
