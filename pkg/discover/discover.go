@@ -85,10 +85,11 @@ type Scope struct {
 	bg      sync.WaitGroup
 
 	mu         sync.Mutex
-	answer     *Answer   // the last good listing; nil: none yet
-	err        error     // the last listing's error; nil after a good one
-	tried      time.Time // when the last listing began
-	done       int       // listings finished, for callers that waited on another's
+	answer     *Answer         // the last good listing; nil: none yet
+	targets    []target.Target // the explicit targets and answer's, merged once per listing
+	err        error           // the last listing's error; nil after a good one
+	tried      time.Time       // when the last listing began
+	done       int             // listings finished, for callers that waited on another's
 	refreshing bool
 }
 
@@ -124,7 +125,10 @@ func (s *Scope) Dynamic() bool { return len(s.spec.Selectors) > 0 }
 func (s *Scope) Peek() []target.Target {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.merged(s.answer)
+	if s.answer == nil {
+		return slices.Clone(s.spec.Explicit)
+	}
+	return s.targets
 }
 
 // Now is the current answer. No answer yet: list now (a failed listing is not retried for
@@ -149,16 +153,16 @@ func (s *Scope) Now(ctx context.Context) ([]target.Target, error) {
 	case s.err != nil && now.Sub(s.tried) < s.o.RecheckEvery:
 		err := s.err
 		s.mu.Unlock()
-		return s.merged(nil), err
+		return slices.Clone(s.spec.Explicit), err
 	default:
 		s.mu.Unlock()
 		if err := s.Refresh(ctx); err != nil {
-			return s.merged(nil), err
+			return slices.Clone(s.spec.Explicit), err
 		}
 		return s.Peek(), nil
 	}
 	defer s.mu.Unlock()
-	return s.merged(a), nil
+	return s.targets, nil
 }
 
 func (s *Scope) background(ctx context.Context) {
@@ -215,7 +219,7 @@ func (s *Scope) Refresh(ctx context.Context) error {
 		s.o.Log.WarnContext(ctx, "target discovery failed", "error", err.Error(), "selectors", len(s.spec.Selectors))
 		return err
 	}
-	s.answer = &a
+	s.answer, s.targets = &a, s.merged(a)
 	for _, sk := range a.Skipped {
 		s.o.Log.WarnContext(ctx, "tagged stage is not a target", "arn", sk.ARN, "reason", sk.Reason)
 	}
@@ -224,18 +228,19 @@ func (s *Scope) Refresh(ctx context.Context) error {
 }
 
 // merged is the explicit targets, then a's that are not also explicit (explicit wins: it may pin a
-// fallback). Called with s.mu held, or with a nil a.
-func (s *Scope) merged(a *Answer) []target.Target {
+// fallback), clipped so that a caller's append never writes into the next caller's answer.
+func (s *Scope) merged(a Answer) []target.Target {
 	out := slices.Clone(s.spec.Explicit)
-	if a == nil {
-		return out
+	explicit := make(map[string]bool, len(out))
+	for _, t := range out {
+		explicit[t.String()] = true
 	}
 	for _, t := range a.Targets {
-		if _, dup := target.Find(s.spec.Explicit, t.String()); !dup {
+		if !explicit[t.String()] {
 			out = append(out, t)
 		}
 	}
-	return out
+	return slices.Clip(out)
 }
 
 // ErrDiscovery marks a listing that failed.
