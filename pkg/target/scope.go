@@ -57,20 +57,14 @@ func (r *Resolver) with(ts []Target) *Resolver {
 // discovery has no answer and the alarm concerns no explicit target, it may concern a tagged stage:
 // that is an error (the invocation fails and Lambda retries), never an ignored alarm.
 func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimensions) (t Target, ok bool, reason string, err error) {
-	ts, scopeErr := r.scope.Now(ctx)
-	t, ok, reason, err = r.with(ts).resolve(ctx, alarmName, dims)
-	if ok || err != nil || !r.scope.Dynamic() {
-		return t, ok, reason, err
-	}
-	listed, lerr := r.scope.Recheck(ctx)
-	switch {
-	case lerr != nil:
-		return Target{}, false, "", fmt.Errorf("alarm %s: no target in TARGETS' last answer, and listing the tagged stages again failed: %w", quote(alarmName), lerr)
-	case listed:
-		ts, scopeErr = r.scope.Now(ctx)
+	scopeErr, relistErr := lookAgain(ctx, r.scope, func(ts []Target) bool {
 		t, ok, reason, err = r.with(ts).resolve(ctx, alarmName, dims)
-	}
-	if !ok && err == nil && scopeErr != nil {
+		return ok || err != nil
+	})
+	switch {
+	case relistErr != nil:
+		return Target{}, false, "", fmt.Errorf("alarm %s: no target in TARGETS' last answer, and listing the tagged stages again failed: %w", quote(alarmName), relistErr)
+	case !ok && err == nil && scopeErr != nil:
 		return Target{}, false, "", fmt.Errorf("alarm %s: no explicit target, and it may concern a tagged stage: %w", quote(alarmName), scopeErr)
 	}
 	return t, ok, reason, err
@@ -79,21 +73,38 @@ func (r *Resolver) Resolve(ctx context.Context, alarmName string, dims Dimension
 // FindIn finds the target named s in the scope's answer; a name not in it makes a dynamic scope
 // list again (bounded) before it is refused. err: the name is in no answer and discovery failed.
 func FindIn(ctx context.Context, sc Scope, s string) (Target, bool, error) {
+	var t Target
+	var ok bool
+	scopeErr, relistErr := lookAgain(ctx, sc, func(ts []Target) bool {
+		t, ok = Find(ts, s)
+		return ok
+	})
+	switch {
+	case ok:
+		return t, true, nil
+	case relistErr != nil:
+		return Target{}, false, relistErr
+	}
+	return Target{}, false, scopeErr
+}
+
+// lookAgain runs look over the scope's answer and, when it finds nothing in a dynamic scope, once more
+// after the scope lists again (Recheck, bounded). scopeErr is the last answer's own error (discovery
+// has no usable answer); relistErr a re-list that failed. A Static scope is looked at once.
+func lookAgain(ctx context.Context, sc Scope, look func([]Target) bool) (scopeErr, relistErr error) {
 	ts, scopeErr := sc.Now(ctx)
-	if t, ok := Find(ts, s); ok || !sc.Dynamic() {
-		return t, ok, nil
+	if look(ts) || !sc.Dynamic() {
+		return nil, nil
 	}
 	listed, err := sc.Recheck(ctx)
 	if err != nil {
-		return Target{}, false, err
+		return scopeErr, err
 	}
 	if listed {
 		ts, scopeErr = sc.Now(ctx)
-		if t, ok := Find(ts, s); ok {
-			return t, true, nil
-		}
+		look(ts)
 	}
-	return Target{}, false, scopeErr
+	return scopeErr, nil
 }
 
 // Names lists the targets' names, sorted.
