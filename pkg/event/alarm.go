@@ -107,11 +107,23 @@ func (a Alarm) Dimension(name string) (string, bool) {
 // once by EventBridge, has the same key. It is the first 16 hex digits of the SHA-256 of
 // ARN-or-Name | State | StateChangeTime (UTC, RFC 3339 with nanoseconds).
 func (a Alarm) IncidentKey() string {
+	return a.key("", string(a.State), a.StateChangeTime.UTC().Format(time.RFC3339Nano))
+}
+
+// RecheckKey identifies "this alarm, still in ALARM since its transition at since, on what on names"
+// (the target and its live deployment): the incident of the schedule's re-check. Its text starts
+// with "recheck|", so it never equals an IncidentKey.
+func (a Alarm) RecheckKey(since time.Time, on ...string) string {
+	return a.key("recheck|", append([]string{since.UTC().Format(time.RFC3339Nano)}, on...)...)
+}
+
+// key is the first 16 hex digits of the SHA-256 of prefix ARN-or-Name | parts joined by "|".
+func (a Alarm) key(prefix string, parts ...string) string {
 	id := a.ARN
 	if id == "" {
 		id = a.Name
 	}
-	sum := sha256.Sum256([]byte(id + "|" + string(a.State) + "|" + a.StateChangeTime.UTC().Format(time.RFC3339Nano)))
+	sum := sha256.Sum256([]byte(prefix + id + "|" + strings.Join(parts, "|")))
 	return hex.EncodeToString(sum[:8])
 }
 

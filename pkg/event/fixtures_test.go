@@ -435,3 +435,19 @@ func TestAccountAndRegion(t *testing.T) {
 		t.Errorf("alarm action: %v %+v", err, recs)
 	}
 }
+
+// A re-check's incident is one per (alarm, transition, target, live deployment), and never an alarm
+// transition's own.
+func TestRecheckKeyIsItsOwnIncident(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC)
+	a := Alarm{Name: "luna-5xx", ARN: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:luna-5xx", State: StateAlarm, StateChangeTime: at}
+	k := a.RecheckKey(at, "abc/prod", "d3")
+	if k != a.RecheckKey(at.In(time.FixedZone("KST", 9*3600)), "abc/prod", "d3") || len(k) != 16 {
+		t.Errorf("RecheckKey %q is not one stable 16-digit key for the same instant", k)
+	}
+	for _, other := range []string{a.RecheckKey(at, "abc/prod", "d4"), a.RecheckKey(at.Add(time.Second), "abc/prod", "d3"), a.IncidentKey()} {
+		if other == k {
+			t.Errorf("two different incidents share the key %q", k)
+		}
+	}
+}

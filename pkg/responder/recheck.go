@@ -2,8 +2,6 @@ package responder
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -184,25 +182,13 @@ func (h *Handler) recheckOne(ctx context.Context, c candidate, points []event.Da
 			quote(name), c.live, c.t, stamp(c.since), what, ev.Fresh, ev.Evidence.EvaluationPeriods, m))
 		return rollback.Result{}, false
 	}
-	tr := rollback.Trigger{By: rollback.ByAlarm, Alarm: name, Incident: recheckKey(c.w, c.t, c.live), AlarmTime: c.w.Transitioned, Recheck: true}
+	tr := rollback.Trigger{By: rollback.ByAlarm, Alarm: name, Incident: c.w.Alarm.RecheckKey(c.w.Transitioned, c.t.String(), c.live), AlarmTime: c.w.Transitioned, Recheck: true}
 	tr.MeasuredUntil, _ = ev.Evidence.LatestBreach()
 	res := h.do(ctx, c.t, rollback.Request{Action: rollback.ActionRollback, Trigger: tr})
 	res.AlarmState = string(event.StateAlarm)
 	res.Reason = fmt.Sprintf("alarm %s is still in ALARM (since %s) on fresh data since %s went live at %s: %d of the last %d datapoints breach (%s): %s",
 		quote(name), stamp(c.w.Transitioned), c.live, stamp(c.since), len(ev.Evidence.Datapoints), ev.Evidence.EvaluationPeriods, values(ev.Evidence.Datapoints), res.Reason)
 	return res, true
-}
-
-// recheckKey is the incident of "this alarm, still in ALARM since this transition, on this live
-// deployment of this target": the first 16 hex digits of a SHA-256, never equal to an alarm
-// transition's IncidentKey (whose text has no "recheck").
-func recheckKey(w Watched, t target.Target, live string) string {
-	id := w.Alarm.ARN
-	if id == "" {
-		id = w.Alarm.Name
-	}
-	sum := sha256.Sum256([]byte("recheck|" + id + "|" + w.Transitioned.UTC().Format(time.RFC3339Nano) + "|" + t.String() + "|" + live))
-	return hex.EncodeToString(sum[:8])
 }
 
 // values lists up to 5 datapoints' values, newest first.
