@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/rewind-sre/rewind/pkg/target"
@@ -31,7 +30,7 @@ func (e *Engine) remember(ctx context.Context, t target.Target, rec Record, inci
 		return false
 	}
 	next := Record{Memory: rec.Memory.clone(), Switched: rec.Switched}
-	next.Memory.Incidents = appendBounded(slices.Clone(next.Memory.Incidents), incident, MaxIncidents)
+	next.Memory.Incidents = appendBounded(next.Memory.Incidents, incident, MaxIncidents) // clone() copied them
 	if _, err := e.store.Save(ctx, t, rec, next); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return true
